@@ -1,0 +1,58 @@
+"""The public API: what the `hadas` command does, callable from Python."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from hadas.config import HadasConfig, load_config
+from hadas.space import BackboneSpace, resolve_arch
+
+
+def configure(config: str | Path | HadasConfig, download: bool | None = None) -> HadasConfig:
+    """Load a config (path or object), optionally overriding `data.download`."""
+    cfg = config if isinstance(config, HadasConfig) else load_config(config)
+    if download is not None:
+        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, download=download))
+    return cfg
+
+
+def describe(config: str | Path | HadasConfig, arch: str) -> dict[str, Any]:
+    """MFLOPs, parameters, resolution and block count of a backbone (no torch needed)."""
+    cfg = configure(config)
+    space = BackboneSpace(cfg.supernet)
+    sk = space.skeleton(resolve_arch(space, arch))
+    return {"mflops": round(sk.mflops, 4), "mparams": round(sk.mparams, 4),
+            "resolution": sk.backbone.resolution, "n_blocks": sk.n_blocks,
+            "arch": sk.backbone.to_dict()}
+
+
+def default_supernet_dir(cfg: HadasConfig) -> Path:
+    return Path("runs") / cfg.name / "supernet"
+
+
+def train_supernet(config: str | Path | HadasConfig, out: str | Path | None = None,
+                   device: str = "auto", resume: bool = False, progress: bool = True,
+                   download: bool | None = None):
+    """Train the supernet of a config; see `hadas.training.train_supernet`."""
+    from hadas.model import resolve_device
+    from hadas.training import train_supernet as _train
+
+    cfg = configure(config, download)
+    out = Path(out) if out else default_supernet_dir(cfg)
+    return _train(cfg, out, resolve_device(device), resume=resume, progress=progress)
+
+
+def evaluate(config: str | Path | HadasConfig, checkpoint: str | Path, arch: str,
+             device: str = "auto", split: str | None = None, download: bool | None = None):
+    """Top-1 (BN re-estimated), MFLOPs and parameters of one backbone of a trained supernet."""
+    from hadas.data import load_data
+    from hadas.evaluation import evaluate_backbone
+    from hadas.model import load_supernet, resolve_device
+
+    cfg = configure(config, download)
+    dev = resolve_device(device)
+    net = load_supernet(cfg, checkpoint, dev)
+    backbone = resolve_arch(net.space, arch)
+    return evaluate_backbone(net, backbone, load_data(cfg.data), cfg.evaluation,
+                             split or cfg.data.eval_split, seed=cfg.seed, device=dev)

@@ -1,0 +1,230 @@
+"""Run configuration: YAML files validated on load into frozen dataclasses.
+
+Every section is a dataclass whose fields carry their checks (`choices`, `min`, `max`) in the
+field metadata, so one generic loader validates them all and names the faulty field, e.g.
+`train.batch_size: must be >= 1, got 0`. The `supernet_config` block is the original
+HADAS/AttentiveNAS one, taken as it is (see `hadas.space.supernet_spec`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hadas.errors import ConfigError
+from hadas.space.supernet_spec import SupernetSpec
+
+DATASETS = ("digits", "cifar10", "cifar100", "tinyimagenet", "imagefolder")
+DATASET_CLASSES = {"digits": 10, "cifar10": 10, "cifar100": 100, "tinyimagenet": 200}
+
+
+def _f(default: Any, **checks: Any) -> Any:
+    return field(default=default, metadata=checks)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which dataset, where it lives, and how the evaluation split is drawn."""
+
+    dataset: str = _f("digits", choices=DATASETS)
+    root: str = "data"
+    download: bool = False
+    n_classes: int | None = _f(None, min=2)  # defaults to the dataset's class count
+    image_size: int | None = _f(None, min=4)  # stored image size; the network resizes to its resolution
+    val_fraction: float = _f(0.1, min=0.0, max=0.5)   # held out of train (digits, image folders)
+    test_fraction: float = _f(0.2, min=0.0, max=0.5)  # digits only: CIFAR/Tiny-ImageNet ship a test split
+    eval_split: str = _f("test", choices=("val", "test"))  # HADAS evaluates on the CIFAR test split
+    split_seed: int = _f(0, min=0)
+    augment: bool = True  # random crop (padding 1/8 of the size) + horizontal flip, on the device
+
+    @property
+    def classes(self) -> int:
+        return self.n_classes or DATASET_CLASSES[self.dataset]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Supernet options beyond the architecture."""
+
+    dropout: float = _f(0.2, min=0.0, max=0.9)
+    drop_connect: float = _f(0.2, min=0.0, max=0.9)
+    bn_momentum: float = _f(0.1, min=0.0, max=1.0)
+    bn_eps: float = _f(1e-5, min=0.0)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Supernet training with the sandwich rule and in-place distillation (AttentiveNAS recipe)."""
+
+    epochs: int = _f(360, min=1)
+    batch_size: int = _f(64, min=1)
+    base_lr: float = _f(0.1, min=0.0)
+    momentum: float = _f(0.9, min=0.0, max=1.0)
+    nesterov: bool = True
+    weight_decay: float = _f(1e-5, min=0.0)
+    warmup_epochs: int = _f(5, min=0)
+    warmup_lr: float = _f(1e-4, min=0.0)
+    label_smoothing: float = _f(0.1, min=0.0, max=1.0)
+    num_random_subnets: int = _f(2, min=0)  # sandwich: largest + smallest + N random per step
+    inplace_distill: bool = True
+    grad_clip: float | None = _f(None, min=0.0)
+    mixed_precision: bool = True  # used on CUDA only
+    pretrained: str | None = None  # a published or own checkpoint to fine-tune from
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Backbone evaluation by weight inheritance: BN re-estimation, then top-1."""
+
+    bn_calibration_batches: int = _f(64, min=1)
+    bn_calibration_batch_size: int = _f(64, min=1)
+    batch_size: int = _f(256, min=1)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """One evolutionary engine (OOE or IOE) with the original HADAS hyper-parameters as defaults."""
+
+    population: int = _f(64, min=2)
+    generations: int = _f(7, min=1)
+    survival_ratio: float = _f(0.15, min=0.0, max=1.0)
+    n_crossover: int = _f(32, min=0)
+    n_mutation: int = _f(32, min=0)
+    mutation_prob: float = _f(0.3, min=0.0, max=1.0)
+    crossover_prob: float = _f(0.8, min=0.0, max=1.0)
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    ooe: EngineConfig = EngineConfig()
+    ioe: EngineConfig = EngineConfig(population=10, generations=5, survival_ratio=0.25,
+                                     n_crossover=5, n_mutation=5)
+
+
+@dataclass(frozen=True)
+class HadasConfig:
+    """A whole run configuration."""
+
+    name: str
+    supernet: SupernetSpec
+    seed: int = _f(0, min=0)
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    evaluation: EvalConfig = EvalConfig()
+    search: SearchConfig = SearchConfig()
+    source: str | None = None  # path of the YAML it was read from
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain mapping that `config_from_dict` reads back (the supernet in its original form)."""
+        out: dict[str, Any] = {"name": self.name, "seed": self.seed}
+        for f in ("data", "model", "train", "evaluation", "search"):
+            out[f] = dataclasses.asdict(getattr(self, f))
+        out["supernet_config"] = self.supernet.to_config()
+        return out
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+_SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig,
+             "evaluation": EvalConfig, "search": SearchConfig}
+_TOP_KEYS = ("name", "seed", "supernet_config", *_SECTIONS)
+
+
+def load_config(path: str | Path) -> HadasConfig:
+    """Read and validate a YAML config; ConfigError names the field on any invalid value."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("config", f"file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError("config", f"{path} is not valid YAML{where}") from None
+    return config_from_dict(data, source=str(path))
+
+
+def config_from_dict(data: Any, source: str | None = None) -> HadasConfig:
+    if not isinstance(data, Mapping):
+        raise ConfigError("config", "must be a mapping of sections", _TOP_KEYS)
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise ConfigError(str(key), "unknown section", _TOP_KEYS)
+    if "supernet_config" not in data:
+        raise ConfigError("supernet_config", "missing (the HADAS/AttentiveNAS supernet block)")
+    sections = {name: _load_dataclass(cls, {} if data.get(name) is None else data[name], name)
+                for name, cls in _SECTIONS.items()}
+    seed = _check_value(HadasConfig, _field(HadasConfig, "seed"), data.get("seed", 0), "seed")
+    name = data.get("name", Path(source).stem if source else "hadas")
+    if not isinstance(name, str) or not name:
+        raise ConfigError("name", f"must be a non-empty string, got {name!r}")
+    data_cfg: DataConfig = sections["data"]
+    if data_cfg.dataset == "imagefolder" and data_cfg.n_classes is None:
+        raise ConfigError("data.n_classes", "required for dataset imagefolder")
+    fixed = DATASET_CLASSES.get(data_cfg.dataset)
+    if fixed and data_cfg.n_classes not in (None, fixed):
+        raise ConfigError("data.n_classes", f"{data_cfg.dataset} has {fixed} classes, "
+                          f"got {data_cfg.n_classes}", [fixed])
+    spec = SupernetSpec.from_config(data["supernet_config"], n_classes=data_cfg.classes)
+    return HadasConfig(name=name, supernet=spec, seed=seed, source=source, **sections)
+
+
+def _field(cls: type, name: str) -> dataclasses.Field:
+    return next(f for f in dataclasses.fields(cls) if f.name == name)
+
+
+def _load_dataclass(cls: type, data: Any, where: str) -> Any:
+    names = [f.name for f in dataclasses.fields(cls)]
+    if not isinstance(data, Mapping):
+        raise ConfigError(where, f"must be a mapping, got {data!r}", names)
+    for key in data:
+        if key not in names:
+            raise ConfigError(f"{where}.{key}", "unknown key", names)
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            values[f.name] = _check_value(cls, f, data[f.name], f"{where}.{f.name}")
+    return cls(**values)
+
+
+def _check_value(owner: type, f: dataclasses.Field, value: Any, where: str) -> Any:
+    hint = typing.get_type_hints(owner)[f.name]
+    kinds = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if value is None:
+        if type(None) in kinds:
+            return None
+        raise ConfigError(where, "must be set, got null")
+    kind = next(k for k in kinds if k is not type(None))
+    if dataclasses.is_dataclass(kind):
+        return _load_dataclass(kind, value, where)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(where, f"must be true or false, got {value!r}", ["true", "false"])
+    elif kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(where, f"must be an integer, got {value!r}")
+    elif kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(where, f"must be a number, got {value!r}")
+        value = float(value)
+    elif kind is str and not isinstance(value, str):
+        raise ConfigError(where, f"must be a string, got {value!r}")
+    checks = f.metadata
+    if "choices" in checks and value not in checks["choices"]:
+        raise ConfigError(where, f"got {value!r}", checks["choices"])
+    if "min" in checks and value < checks["min"]:
+        raise ConfigError(where, f"must be >= {checks['min']}, got {value!r}")
+    if "max" in checks and value > checks["max"]:
+        raise ConfigError(where, f"must be <= {checks['max']}, got {value!r}")
+    return value
