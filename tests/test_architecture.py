@@ -1,0 +1,53 @@
+"""The rooms of src/hadas import one way only (see ../shared/DESIGN.md and README)."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "hadas"
+SHARED = {"errors", "config"}  # leaf modules any room may use (config imports space + errors)
+ALLOWED = {
+    "errors": set(),
+    "config": {"errors", "space"},
+    "space": {"errors"},
+    "model": {"space"},
+    "data": set(),
+    "training": {"model", "data", "space"},
+    "evaluation": {"model", "data", "space", "training"},
+    "api": {"space", "model", "data", "training", "evaluation"},
+    "cli": {"api"},
+}
+NO_TORCH = {"errors", "config", "space"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            if node.module == "hadas":  # `from hadas import api`
+                names.update(f"hadas.{a.name}" for a in node.names)
+    return names
+
+
+def _room(path: Path) -> str:
+    rel = path.relative_to(SRC)
+    return rel.parts[0] if len(rel.parts) > 1 else rel.stem
+
+
+@pytest.mark.parametrize("path", sorted(p for p in SRC.rglob("*.py") if p.name != "__init__.py"
+                                        or p.parent != SRC), ids=lambda p: str(p.relative_to(SRC)))
+def test_rooms_import_one_way(path: Path):
+    room = _room(path)
+    assert room in ALLOWED, f"new room {room!r}: add it to ALLOWED and the README"
+    for name in _imports(path):
+        parts = name.split(".")
+        if parts[0] == "hadas" and len(parts) > 1 and parts[1] != room:
+            assert parts[1] in ALLOWED[room] | SHARED | {"__init__"}, f"{room} imports {name}"
+        if room in NO_TORCH:
+            assert parts[0] not in {"torch", "torchvision"}, f"{room} must not need torch"

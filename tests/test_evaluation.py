@@ -1,0 +1,87 @@
+"""Backbone evaluation by weight inheritance, and the embedded supernet's acceptance figures.
+
+The module trains the embedded tiny supernet once (the real recipe of configs/tiny-digits.yaml,
+about 2-3 minutes on 2 CPU cores) and checks the accuracy the README promises.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from hadas.data import TensorLoader, load_data
+from hadas.evaluation import evaluate_backbone, recalibrate_bn
+from hadas.model import create_supernet, load_supernet
+from hadas.training import train_supernet
+
+from conftest import CONFIGS
+
+TINY = CONFIGS / "tiny-digits.yaml"
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_cfg, tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny-supernet")
+    result = train_supernet(tiny_cfg, out, torch.device("cpu"), progress=False)
+    return result.checkpoint
+
+
+@pytest.fixture(scope="module")
+def digits(tiny_cfg):
+    return load_data(tiny_cfg.data)
+
+
+def test_recalibrated_bn_holds_the_statistics_of_the_calibration_batches(tiny_cfg, digits):
+    supernet = create_supernet(tiny_cfg)
+    net = supernet.extract(supernet.space.smallest()).eval()
+    loader = TensorLoader(digits.train, 64, mean=digits.mean, std=digits.std)
+    stem_inputs = []
+    hook = net.stem.bn.register_forward_hook(lambda m, i, o: stem_inputs.append(i[0]))
+    seen = recalibrate_bn(net, loader, n_batches=3)
+    hook.remove()
+    assert seen == 3 * 64 and not net.training
+    x = torch.cat(stem_inputs)
+    torch.testing.assert_close(net.stem.bn.running_mean, x.mean((0, 2, 3)), rtol=1e-4, atol=1e-5)
+    assert net.stem.bn.momentum == 0.1  # restored after the cumulative average
+
+
+@pytest.mark.slow
+def test_embedded_supernet_reaches_the_promised_accuracy(tiny_cfg, trained, digits):
+    """Acceptance: largest >= 90 %, smallest >= 80 % top-1 on the digits test split."""
+    net = load_supernet(tiny_cfg, trained)
+    space = net.space
+    largest = evaluate_backbone(net, space.largest(), digits, tiny_cfg.evaluation)
+    smallest = evaluate_backbone(net, space.smallest(), digits, tiny_cfg.evaluation)
+    assert largest.top1 >= 90.0, largest
+    assert smallest.top1 >= 80.0, smallest
+    assert largest.n_eval == len(digits.test) and largest.split == "test"
+    # deterministic: same seed, same calibration batches, same accuracy
+    again = evaluate_backbone(net, space.smallest(), digits, tiny_cfg.evaluation)
+    assert again.top1 == smallest.top1
+
+
+@pytest.mark.slow
+def test_inherited_weights_beat_untrained_ones(tiny_cfg, trained, digits):
+    untrained = create_supernet(tiny_cfg)
+    arch = untrained.space.largest()
+    fresh = evaluate_backbone(untrained, arch, digits, tiny_cfg.evaluation)
+    inherited = evaluate_backbone(load_supernet(tiny_cfg, trained), arch, digits,
+                                  tiny_cfg.evaluation)
+    assert fresh.top1 < 50.0 < inherited.top1
+
+
+@pytest.mark.slow
+def test_evaluate_command_prints_top1_mflops_and_parameters(trained):
+    arch = json.dumps({"resolution": 24, "width": [8, 16, 16, 24, 32, 40, 56, 64, 128],
+                       "depth": [1, 2, 1, 2, 2, 1, 1], "kernel_size": [3, 5, 3, 3, 5, 3, 3],
+                       "expand_ratio": [1, 4, 3, 6, 4, 6, 6]})
+    for a in ("max", arch):
+        out = subprocess.run([sys.executable, "-m", "hadas.cli.main", "evaluate", "--config",
+                              str(TINY), "--checkpoint", str(trained), "--arch", a, "--json",
+                              "--device", "cpu"], capture_output=True, text=True, check=True)
+        row = json.loads(out.stdout)
+        assert row["top1"] > 50.0 and row["split"] == "test"
+        assert row["mflops"] > 0 and row["mparams"] > 0
