@@ -9,7 +9,7 @@ from hadas.config import HadasConfig, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
-REFERENCE = ROOT.parent / "shared" / "reference"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"  # facts copied from shared/reference
 
 
 @pytest.fixture(scope="session")

@@ -10,12 +10,12 @@ from hadas.errors import CheckpointError
 from hadas.model import create_supernet, load_supernet, load_supernet_state, save_atomic
 from hadas.model.checkpoint import attentivenas_name
 
-from conftest import REFERENCE
+from conftest import FIXTURES
 
 
 @pytest.fixture(scope="module")
 def reference_shapes() -> dict[str, list[int]]:
-    return json.loads((REFERENCE / "attentivenas_cifar100_state_dict.json").read_text())["tensors"]
+    return json.loads((FIXTURES / "attentivenas_cifar100_state_dict.json").read_text())["tensors"]
 
 
 def _synthetic(shapes: dict[str, list[int]], prefix: str = "module.") -> dict[str, torch.Tensor]:
