@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(VENV)/bin/hadas demo --config configs/tiny-digits.yaml --out runs/demo
 
 test: $(STAMP)
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 --dist loadfile -q
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
