@@ -1,11 +1,14 @@
 """Shared fixtures: the shipped configs and their supernets."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from hadas.config import HadasConfig, load_config
+from hadas.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
@@ -20,3 +23,14 @@ def tiny_cfg() -> HadasConfig:
 @pytest.fixture(scope="session")
 def cifar100_cfg() -> HadasConfig:
     return load_config(CONFIGS / "hadas-cifar100.yaml")
+
+
+@contextmanager
+def raises_config_error(field: str, *snippets: str) -> Iterator[None]:
+    """Expect one ConfigError naming `field` first, on one line, and holding every snippet."""
+    with pytest.raises(ConfigError) as info:
+        yield
+    message = str(info.value)
+    assert info.value.field == field, message
+    assert message.startswith(f"{field}: ") and "\n" not in message, message
+    assert all(s in message for s in snippets), message

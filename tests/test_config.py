@@ -4,8 +4,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import shutil
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,23 +16,14 @@ from hadas.errors import ConfigError, HadasError
 from hadas.space import REFERENCE_NAMES, BackboneSpace, SupernetSpec, resolve_arch
 from hadas.space.supernet_spec import ACTIVATIONS
 
+from conftest import raises_config_error
+
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 CIFAR100 = CONFIGS / "hadas-cifar100.yaml"
 SHIPPED = {"tiny-digits": ("digits", 10), "hadas-cifar100": ("cifar100", 100),
            "hadas-cifar10": ("cifar10", 10), "hadas-tinyimagenet": ("tinyimagenet", 200)}
 
 Edit = Callable[[dict[str, Any]], None]
-
-
-@contextmanager
-def raises_config_error(field: str, *snippets: str) -> Iterator[None]:
-    """Expect one ConfigError naming `field` first, on one line, and holding every snippet."""
-    with pytest.raises(ConfigError) as info:
-        yield
-    message = str(info.value)
-    assert info.value.field == field, message
-    assert message.startswith(f"{field}: ") and "\n" not in message, message
-    assert all(s in message for s in snippets), message
 
 
 def cifar100_dict() -> dict[str, Any]:

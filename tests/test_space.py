@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hadas.config import load_config
-from hadas.errors import ConfigError
 from hadas.space import (ATTENTIVENAS, N_GENES, REFERENCE_NAMES, Backbone, BackboneSpace,
                          Skeleton, SupernetSpec, make_divisible, reference_backbone, resolve_arch)
 from hadas.space.skeleton import conv_out_size
+
+from conftest import raises_config_error
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SEEDS = st.integers(min_value=0, max_value=2**63 - 1)
@@ -57,17 +56,6 @@ def genomes(sp: BackboneSpace) -> st.SearchStrategy[tuple[int, ...]]:
 def sample_genomes(sp: BackboneSpace, n: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return np.stack([sp.sample_genome(rng) for _ in range(n)])
-
-
-@contextmanager
-def raises_config_error(field: str, *snippets: str) -> Iterator[None]:
-    """Expect one ConfigError naming `field` first, on one line, and holding every snippet."""
-    with pytest.raises(ConfigError) as info:
-        yield
-    message = str(info.value)
-    assert info.value.field == field, message
-    assert message.startswith(f"{field}: ") and "\n" not in message, message
-    assert all(s in message for s in snippets), message
 
 
 def max_at(resolution: int) -> Backbone:

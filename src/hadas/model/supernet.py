@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from hadas.model.ops import HardSigmoid, activation, drop_connect, resize_input, shortcut_pool
-from hadas.model.shared import (SharedBatchNorm2d, SharedConv2d, SharedConvBN, SharedLinear,
+from hadas.model.shared import (SharedConv2d, SharedConvBN, SharedLinear,
                                 centre_crop)
 from hadas.model.subnet import SubNetwork
 from hadas.space.backbone import Backbone

@@ -5,7 +5,6 @@ listed in HADAS.md section 4); they are valid in the HADAS CIFAR-100 supernet.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from hadas.errors import ConfigError
