@@ -1,4 +1,4 @@
-"""The public API: what the `hadas` command does, callable from Python."""
+"""Supernet work: describe a backbone, train the supernet, evaluate a backbone."""
 from __future__ import annotations
 
 import dataclasses

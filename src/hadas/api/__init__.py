@@ -1,0 +1,4 @@
+"""The public API: what the `hadas` command does, callable from Python (one module per area)."""
+from hadas.api.supernet import configure, default_supernet_dir, describe, evaluate, train_supernet
+
+__all__ = ["configure", "default_supernet_dir", "describe", "evaluate", "train_supernet"]

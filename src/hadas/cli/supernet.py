@@ -1,0 +1,84 @@
+"""Commands on the supernet: describe, train-supernet, evaluate, demo."""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from hadas import api
+from hadas.cli.common import ARCH_HELP, add_config
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train-supernet", help="train the weight-sharing supernet (sandwich rule)")
+    add_config(p)
+    p.add_argument("--out", help="output folder (default: runs/<config name>/supernet)")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("evaluate", help="top-1, MFLOPs and parameters of one sub-network")
+    add_config(p)
+    p.add_argument("--checkpoint", required=True, help="supernet checkpoint (ours or AttentiveNAS)")
+    p.add_argument("--arch", required=True, help=ARCH_HELP)
+    p.add_argument("--split", choices=("val", "test"), help="default: data.eval_split")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("describe", help="MFLOPs, parameters and blocks of a sub-network")
+    add_config(p, device=False)
+    p.add_argument("--arch", required=True, help=ARCH_HELP)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_describe)
+
+    p = sub.add_parser("demo", help="train the embedded supernet (cached) and evaluate min/max")
+    add_config(p)
+    p.add_argument("--out", default="runs/demo", help="run folder (default: runs/demo)")
+    p.set_defaults(func=_demo)
+
+
+def _train(args: argparse.Namespace) -> int:
+    result = api.train_supernet(args.config, args.out, args.device, args.resume,
+                                progress=not args.quiet, download=args.download)
+    last = result.history[-1] if result.history else {}
+    print(f"trained {result.epochs_done} epochs (resumed from epoch {result.resumed_from}); "
+          f"last loss {last.get('loss_max', float('nan')):.4f}; checkpoint {result.checkpoint}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    ev = api.evaluate(args.config, args.checkpoint, args.arch, args.device, args.split,
+                      args.download)
+    row = {"arch": args.arch, "top1": round(ev.top1, 2), "mflops": round(ev.mflops, 2),
+           "mparams": round(ev.mparams, 3), "split": ev.split, "n_eval": ev.n_eval}
+    print(json.dumps(row) if args.json else
+          f"{args.arch}: top-1 {ev.top1:.2f}% on {ev.n_eval} {ev.split} images, "
+          f"{ev.mflops:.2f} MFLOPs, {ev.mparams:.3f} M parameters")
+    return 0
+
+
+def _describe(args: argparse.Namespace) -> int:
+    d = api.describe(args.config, args.arch)
+    if args.json:
+        print(json.dumps({k: d[k] for k in ("mflops", "mparams", "resolution", "n_blocks")}))
+    else:
+        print(f"{args.arch}: {d['mflops']:.2f} MFLOPs, {d['mparams']:.3f} M parameters, "
+              f"resolution {d['resolution']}, {d['n_blocks']} blocks\n{json.dumps(d['arch'])}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    out = Path(args.out) / "supernet"
+    print(f"[1/2] training the embedded supernet ({args.config}) into {out} "
+          "(cached: an existing finished run is reused)")
+    result = api.train_supernet(args.config, out, args.device, resume=True, download=args.download)
+    print(f"      {result.epochs_done} epochs, checkpoint {result.checkpoint}")
+    print("[2/2] evaluating the smallest and largest sub-networks (BN re-estimated, top-1)")
+    for arch in ("min", "max"):
+        ev = api.evaluate(args.config, result.checkpoint, arch, args.device)
+        print(f"      {arch}: top-1 {ev.top1:.2f}% on {ev.n_eval} {ev.split} images, "
+              f"{ev.mflops:.3f} MFLOPs, {ev.mparams:.3f} M params")
+    print(f"done in {time.perf_counter() - t0:.0f} s")
+    return 0
