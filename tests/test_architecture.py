@@ -15,11 +15,15 @@ ALLOWED = {
     "model": {"space"},
     "data": set(),
     "training": {"model", "data", "space"},
-    "evaluation": {"model", "data", "space", "training"},
-    "api": {"space", "model", "data", "training", "evaluation"},
+    "exits": {"model", "data", "space", "training"},
+    "hardware": {"space"},
+    "evaluation": {"model", "data", "space", "training", "exits", "hardware"},
+    "api": {"space", "model", "data", "training", "exits", "hardware", "evaluation"},
     "cli": {"api"},
 }
 NO_TORCH = {"errors", "config", "space"}
+# hardware works on skeletons; only its measurement backends may touch torch (lazily)
+TORCH_ONLY_IN = {"hardware": "measure"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -51,3 +55,5 @@ def test_rooms_import_one_way(path: Path):
             assert parts[1] in ALLOWED[room] | SHARED | {"__init__"}, f"{room} imports {name}"
         if room in NO_TORCH:
             assert parts[0] not in {"torch", "torchvision"}, f"{room} must not need torch"
+        if room in TORCH_ONLY_IN and TORCH_ONLY_IN[room] not in str(path.relative_to(SRC)):
+            assert parts[0] != "torch", f"{path.name}: torch only in {room}/{TORCH_ONLY_IN[room]}*"
