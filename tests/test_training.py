@@ -66,7 +66,7 @@ def test_training_checkpoints_every_epoch_and_lowers_the_loss(tmp_path):
     assert result.history[-1]["loss_max"] < result.history[0]["loss_max"]
     assert result.history[-1]["loss_min"] < result.history[0]["loss_min"]
     state = read_checkpoint(result.checkpoint)
-    assert state["epoch"] == 3 and state["config_fingerprint"] == cfg.fingerprint
+    assert state["epoch"] == 3 and state["config_fingerprint"] == cfg.supernet_fingerprint
 
 
 def test_sigkill_mid_epoch_then_resume_loses_only_the_epoch_in_flight(tmp_path):

@@ -90,6 +90,27 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class ExitsConfig:
+    """Early exits: head shape, candidate positions, training recipe (HADAS defaults), policy."""
+
+    exit_channels: int = _f(224, min=1)       # 3x3 conv width of every exit head (HADAS: 224)
+    first_exit_block: int = _f(5, min=0)      # candidates: after blocks first_exit_block..N_b-1
+    confidence_head: bool = False             # also train a learned-confidence branch
+    epochs: int = _f(30, min=1)
+    batch_size: int = _f(64, min=1)
+    base_lr: float = _f(0.01, min=0.0)
+    warmup_epochs: int = _f(5, min=0)
+    warmup_lr_factor: float = _f(0.001, min=0.0, max=1.0)  # warm-up starts at base_lr x this
+    momentum: float = _f(0.9, min=0.0, max=1.0)
+    nesterov: bool = True
+    weight_decay: float = _f(1e-5, min=0.0)   # on conv/linear weights only
+    grad_clip: float | None = _f(1.0, min=0.0)
+    distill_temperature: float = _f(1.0, min=0.01)
+    policy: str = _f("max_softmax", choices=("max_softmax", "entropy", "confidence", "oracle"))
+    threshold: float = _f(0.8, min=0.0)
+
+
+@dataclass(frozen=True)
 class EngineConfig:
     """One evolutionary engine (OOE or IOE) with the original HADAS hyper-parameters as defaults."""
 
@@ -120,24 +141,36 @@ class HadasConfig:
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     evaluation: EvalConfig = EvalConfig()
+    exits: ExitsConfig = ExitsConfig()
     search: SearchConfig = SearchConfig()
     source: str | None = None  # path of the YAML it was read from
 
     def to_dict(self) -> dict[str, Any]:
         """Plain mapping that `config_from_dict` reads back (the supernet in its original form)."""
         out: dict[str, Any] = {"name": self.name, "seed": self.seed}
-        for f in ("data", "model", "train", "evaluation", "search"):
+        for f in ("data", "model", "train", "evaluation", "exits", "search"):
             out[f] = dataclasses.asdict(getattr(self, f))
         out["supernet_config"] = self.supernet.to_config()
         return out
 
     @property
     def fingerprint(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+        """Content key of the whole config."""
+        return _digest(self.to_dict())
+
+    @property
+    def supernet_fingerprint(self) -> str:
+        """Content key of what the trained supernet depends on (not exits, search, evaluation)."""
+        d = self.to_dict()
+        return _digest({k: d[k] for k in ("seed", "data", "model", "train", "supernet_config")})
+
+
+def _digest(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig,
-             "evaluation": EvalConfig, "search": SearchConfig}
+             "evaluation": EvalConfig, "exits": ExitsConfig, "search": SearchConfig}
 _TOP_KEYS = ("name", "seed", "supernet_config", *_SECTIONS)
 
 

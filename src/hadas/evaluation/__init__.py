@@ -1,5 +1,7 @@
 """Evaluation of candidates: backbone accuracy by weight inheritance (more evaluators later)."""
-from hadas.evaluation.backbone import (BackboneEvaluation, evaluate_backbone, recalibrate_bn,
+from hadas.evaluation.backbone import (BackboneEvaluation, evaluate_backbone, evaluation_loader,
                                        top1_accuracy)
+from hadas.training.calibration import recalibrate_bn
 
-__all__ = ["BackboneEvaluation", "evaluate_backbone", "recalibrate_bn", "top1_accuracy"]
+__all__ = ["BackboneEvaluation", "evaluate_backbone", "evaluation_loader", "recalibrate_bn",
+           "top1_accuracy"]

@@ -70,9 +70,9 @@ def train_supernet(cfg: HadasConfig, out_dir: str | Path, device: torch.device,
     start_epoch, history = 0, []
     if resume and path.exists():
         state = read_checkpoint(path)
-        if state.get("config_fingerprint") != cfg.fingerprint:
-            raise CheckpointError(f"{path} was written for another config; use another --out "
-                                  "or drop --resume")
+        if state.get("config_fingerprint") != cfg.supernet_fingerprint:
+            raise CheckpointError(f"{path} was written for another config (supernet, data or "
+                                  "training settings differ); use another --out or drop --resume")
         load_supernet_state(net, state)
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
@@ -82,7 +82,7 @@ def train_supernet(cfg: HadasConfig, out_dir: str | Path, device: torch.device,
 
     def save(epoch: int) -> None:
         save_atomic({"format": FORMAT, "config": cfg.to_dict(),
-                     "config_fingerprint": cfg.fingerprint, "epoch": epoch,
+                     "config_fingerprint": cfg.supernet_fingerprint, "epoch": epoch,
                      "state_dict": net.state_dict(), "optimizer": optimizer.state_dict(),
                      "scaler": scaler.state_dict(), "history": history}, path)
 

@@ -1,0 +1,111 @@
+"""Exit banks, content-addressed: trained once per (backbone, supernet, data, recipe), reused.
+
+A bank folder `<root>/<key>/` holds `training.pt` (the resumable training checkpoint),
+`bank.pt` (the finished heads, BN re-estimated), `cache.npz` (the exit cache on the evaluation
+split) and `meta.json` (what the key was made from, and per-exit accuracy).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from hadas.config import HadasConfig
+from hadas.data import DataSplits, TensorLoader
+from hadas.exits.cache import ExitCache, build_exit_cache
+from hadas.exits.heads import build_heads
+from hadas.exits.network import MultiExitNetwork
+from hadas.exits.training import train_exits
+from hadas.model import Supernet, read_checkpoint, save_atomic
+from hadas.space import Backbone, candidate_positions
+from hadas.training.calibration import calibration_loader, inherit, recalibrate_bn
+
+
+@dataclass(frozen=True)
+class ExitArtifacts:
+    key: str
+    directory: Path
+    network: MultiExitNetwork
+    cache: ExitCache
+    history: list[dict[str, float]]
+    trained_now: bool
+
+    @property
+    def positions(self) -> tuple[int, ...]:
+        return self.network.positions
+
+
+def exit_bank_key(cfg: HadasConfig, backbone: Backbone, supernet_id: str) -> str:
+    """Content key: backbone, supernet weights, data split, BN calibration, exit recipe, seed."""
+    parts = {"backbone": backbone.to_dict(), "supernet": supernet_id,
+             "data": dataclasses.asdict(cfg.data), "evaluation": dataclasses.asdict(cfg.evaluation),
+             "exits": {k: v for k, v in dataclasses.asdict(cfg.exits).items()
+                       if k not in ("policy", "threshold")},  # inference-time choices
+             "seed": cfg.seed}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def file_checksum(path: str | Path) -> str:
+    """sha256 of a file (identifies supernet weights in exit-bank keys)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:20]
+
+
+def prepare_exits(cfg: HadasConfig, supernet: Supernet, supernet_id: str, backbone: Backbone,
+                  data: DataSplits, root: str | Path, device: torch.device,
+                  progress: bool = True) -> ExitArtifacts:
+    """The trained exit bank and exit cache of `backbone`, training them only if not stored."""
+    key = exit_bank_key(cfg, backbone, supernet_id)
+    folder = Path(root) / key
+    folder.mkdir(parents=True, exist_ok=True)
+    backbone_net = inherit(supernet, backbone, data, cfg.evaluation, device, cfg.seed)
+    sk = backbone_net.skeleton
+    positions = candidate_positions(sk.n_blocks, cfg.exits.first_exit_block)
+    heads = build_heads(sk, positions, cfg.exits.exit_channels, cfg.exits.confidence_head)
+    net = MultiExitNetwork(backbone_net, heads.to(device, memory_format=torch.channels_last))
+    bank_path, trained_now = folder / "bank.pt", False
+    if bank_path.exists():
+        state = read_checkpoint(bank_path)
+        heads.load_state_dict(state["heads"])
+        history = state["history"]
+    else:
+        t0 = time.perf_counter()
+        history = train_exits(net, data, cfg.exits, folder / "training.pt", device, cfg.seed,
+                              augment=cfg.data.augment, progress=progress)
+        calib = calibration_loader(data, cfg.evaluation, device, cfg.seed)
+        recalibrate_bn(heads, calib, cfg.evaluation.bn_calibration_batches,
+                       forward=lambda x: net.heads_forward(net.backbone_features(x)[0]))
+        save_atomic({"heads": heads.state_dict(), "history": history,
+                     "backbone": backbone.to_dict(), "positions": list(positions)}, bank_path)
+        (folder / "cache.npz").unlink(missing_ok=True)  # a cache of older heads is stale
+        trained_now = True
+        train_seconds = time.perf_counter() - t0
+    net.eval()
+    cache_path = folder / "cache.npz"
+    if cache_path.exists():
+        cache = ExitCache.load(cache_path)
+    else:
+        split = data.split(cfg.data.eval_split)
+        loader = TensorLoader(split, cfg.evaluation.batch_size, mean=data.mean, std=data.std,
+                              device=device)
+        cache = build_exit_cache(net, loader)
+        cache.save(cache_path)
+        meta = {"key": key, "backbone": backbone.to_dict(), "supernet": supernet_id,
+                "positions": list(positions), "eval_split": cfg.data.eval_split,
+                "n_eval": cache.n_samples, "exit_channels": cfg.exits.exit_channels,
+                "accuracy": [round(float(a), 3) for a in cache.accuracy()]}
+        if trained_now:
+            meta["train_seconds"] = round(train_seconds, 2)
+        tmp = folder / "meta.json.tmp"
+        tmp.write_text(json.dumps(meta, indent=1))
+        os.replace(tmp, folder / "meta.json")
+    return ExitArtifacts(key, folder, net, cache, history, trained_now)

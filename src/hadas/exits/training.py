@@ -1,0 +1,102 @@
+"""Exit training, once per backbone: every candidate head at once, backbone frozen.
+
+One backbone forward per batch feeds every head. Loss per head: cross-entropy with the label
+plus distillation from the final classifier (KL at temperature T, scaled by T^2), averaged over
+heads; plus binary cross-entropy of the confidence branch against the head's correctness when
+confidence heads are enabled. SGD with Nesterov momentum, linear warm-up from
+base_lr x warmup_lr_factor, then linear decay to zero at the last epoch (the HADAS recipe:
+lr 0.01, 5 warm-up epochs, 30 epochs, batch 64, weight decay 1e-5 on weights only, gradient
+clipping 1.0). Then the heads' BatchNorm statistics are re-estimated.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from hadas.config import ExitsConfig
+from hadas.data import DataSplits, TensorLoader
+from hadas.exits.network import MultiExitNetwork
+from hadas.model import read_checkpoint, save_atomic
+
+
+def exit_lr(step: int, total_steps: int, warmup_steps: int, cfg: ExitsConfig) -> float:
+    """Linear warm-up, then linear decay to zero."""
+    if step < warmup_steps:
+        start = cfg.base_lr * cfg.warmup_lr_factor
+        return start + (cfg.base_lr - start) * step / warmup_steps
+    return cfg.base_lr * max(0.0, 1.0 - (step - warmup_steps) / max(1, total_steps - warmup_steps))
+
+
+def exit_loss(net: MultiExitNetwork, x: torch.Tensor, y: torch.Tensor,
+              temperature: float) -> torch.Tensor:
+    with torch.no_grad():
+        feats, final = net.backbone_features(x)
+        teacher = F.log_softmax(final.float() / temperature, dim=1)
+    out = net.heads_forward(feats)
+    total = x.new_zeros(())
+    for logits, conf in zip(out.logits, out.confidence):
+        student = F.log_softmax(logits / temperature, dim=1)
+        kd = F.kl_div(student, teacher, log_target=True, reduction="batchmean")
+        total = total + F.cross_entropy(logits, y) + temperature ** 2 * kd
+        if conf is not None:
+            right = (logits.argmax(1) == y).float()
+            total = total + F.binary_cross_entropy(conf, right)
+    return total / len(out.logits)
+
+
+def train_exits(net: MultiExitNetwork, data: DataSplits, cfg: ExitsConfig, checkpoint: Path,
+                device: torch.device, seed: int = 0, augment: bool = True,
+                progress: bool = True,
+                on_epoch: Callable[[int, float], None] | None = None) -> list[dict[str, float]]:
+    """Train the heads of `net` (backbone frozen); resumes from `checkpoint` if it holds a
+    partial run, and writes it atomically after every epoch. Returns the per-epoch history."""
+    net.backbone.eval().requires_grad_(False)
+    heads = net.heads
+    decay = [p for p in heads.parameters() if p.dim() > 1]
+    other = [p for p in heads.parameters() if p.dim() <= 1]
+    opt = torch.optim.SGD([{"params": decay, "weight_decay": cfg.weight_decay},
+                           {"params": other, "weight_decay": 0.0}],
+                          lr=cfg.base_lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
+    start, history = 0, []
+    if checkpoint.exists():
+        state = read_checkpoint(checkpoint)
+        heads.load_state_dict(state["heads"])
+        opt.load_state_dict(state["optimizer"])
+        start, history = state["epoch"], state["history"]
+    loader = TensorLoader(data.train, cfg.batch_size, mean=data.mean, std=data.std, device=device,
+                          shuffle=True, augment=augment, drop_last=True, seed=seed)
+    steps = len(loader)
+    for epoch in range(start, cfg.epochs):
+        loader.set_epoch(epoch)
+        torch.manual_seed(seed * 100_003 + epoch)
+        heads.train()
+        t0, loss_sum, seen = time.perf_counter(), 0.0, 0
+        bar = tqdm(loader, desc=f"exits epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
+                   leave=False, unit="batch")
+        for i, (x, y) in enumerate(bar):
+            lr = exit_lr(epoch * steps + i, cfg.epochs * steps, cfg.warmup_epochs * steps, cfg)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            loss = exit_loss(net, x.contiguous(memory_format=torch.channels_last), y,
+                             cfg.distill_temperature)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(heads.parameters(), cfg.grad_clip)
+            opt.step()
+            loss_sum += loss.item() * len(y)
+            seen += len(y)
+            bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
+        history.append({"epoch": epoch + 1, "loss": loss_sum / max(seen, 1),
+                        "seconds": time.perf_counter() - t0})
+        save_atomic({"epoch": epoch + 1, "heads": heads.state_dict(),
+                     "optimizer": opt.state_dict(), "history": history}, checkpoint)
+        if on_epoch:
+            on_epoch(epoch + 1, history[-1]["loss"])
+    heads.eval()
+    return history

@@ -1,0 +1,61 @@
+"""Weight inheritance: extract a sub-network and re-estimate its BatchNorm statistics.
+
+As in HADAS: BN statistics are reset and re-estimated as a cumulative average over N training
+batches (64 batches of 64 in the original), without augmentation, in a seeded order.
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from hadas.config import EvalConfig
+from hadas.data import DataSplits, TensorLoader
+from hadas.model import Supernet, SubNetwork
+from hadas.space import Backbone
+
+
+def batchnorms(net: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+    return [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+@torch.no_grad()
+def recalibrate_bn(net: nn.Module, loader: TensorLoader, n_batches: int,
+                   forward: Callable[[torch.Tensor], object] | None = None) -> int:
+    """Reset every BatchNorm of `net` and re-estimate it as a cumulative average over
+    `n_batches` (running `forward`, default `net`, on them); returns the images used.
+    Only `net` is put in training mode, so a frozen backbone around it stays in eval mode."""
+    norms = batchnorms(net)
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average
+    was_training = net.training
+    net.train()
+    seen = 0
+    try:
+        for x, _ in itertools.islice(loader, n_batches):
+            (forward or net)(x)
+            seen += len(x)
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        net.train(was_training)
+    return seen
+
+
+def calibration_loader(data: DataSplits, cfg: EvalConfig, device: torch.device | str,
+                       seed: int = 0) -> TensorLoader:
+    """Shuffled training batches (no augmentation) for BN re-estimation, fixed by `seed`."""
+    return TensorLoader(data.train, cfg.bn_calibration_batch_size, mean=data.mean, std=data.std,
+                        device=device, shuffle=True, augment=False, seed=seed)
+
+
+def inherit(supernet: Supernet, backbone: Backbone, data: DataSplits, cfg: EvalConfig,
+            device: torch.device | str, seed: int = 0) -> SubNetwork:
+    """The static sub-network with inherited weights and re-estimated BN, in eval mode."""
+    net = supernet.extract(backbone).to(device, memory_format=torch.channels_last)
+    recalibrate_bn(net, calibration_loader(data, cfg, device, seed), cfg.bn_calibration_batches)
+    return net.eval()
