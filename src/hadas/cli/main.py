@@ -8,10 +8,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from hadas.cli import supernet
+from hadas.cli import exits, supernet
 from hadas.errors import HadasError
 
-AREAS = (supernet,)
+AREAS = (supernet, exits)
 
 
 def build_parser() -> argparse.ArgumentParser:

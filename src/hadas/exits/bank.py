@@ -70,6 +70,7 @@ def prepare_exits(cfg: HadasConfig, supernet: Supernet, supernet_id: str, backbo
     backbone_net = inherit(supernet, backbone, data, cfg.evaluation, device, cfg.seed)
     sk = backbone_net.skeleton
     positions = candidate_positions(sk.n_blocks, cfg.exits.first_exit_block)
+    torch.manual_seed(cfg.seed)  # head initialisation is a function of the seed
     heads = build_heads(sk, positions, cfg.exits.exit_channels, cfg.exits.confidence_head)
     net = MultiExitNetwork(backbone_net, heads.to(device, memory_format=torch.channels_last))
     bank_path, trained_now = folder / "bank.pt", False
