@@ -85,3 +85,28 @@ def test_evaluate_command_prints_top1_mflops_and_parameters(trained):
         row = json.loads(out.stdout)
         assert row["top1"] > 50.0 and row["split"] == "test"
         assert row["mflops"] > 0 and row["mparams"] > 0
+
+
+@pytest.mark.slow
+def test_exit_bank_of_the_trained_supernet_meets_the_acceptance(trained, tmp_path):
+    """Exits get better with depth on average; the deepest early exit is within 10 points of
+    the final classifier. Then `hadas exits eval` reuses the bank."""
+    cli = [sys.executable, "-m", "hadas.cli.main", "exits"]
+    common = ["--config", str(TINY), "--checkpoint", str(trained), "--arch", "max",
+              "--out", str(tmp_path), "--device", "cpu", "--quiet", "--json"]
+    out = subprocess.run([*cli, "train", *common], capture_output=True, text=True, check=True)
+    report = json.loads(out.stdout)
+    assert report["trained_now"]
+    acc = [e["top1"] for e in report["exits"]]
+    early, final = acc[:-1], acc[-1]
+    half = len(early) // 2
+    assert sum(early[half:]) / len(early[half:]) > sum(early[:half]) / half
+    assert early[-1] >= final - 10.0
+    out = subprocess.run([*cli, "eval", *common, "--exits", "5,9,13", "--threshold", "0.6"],
+                         capture_output=True, text=True, check=True)
+    ev = json.loads(out.stdout)
+    assert ev["plan"]["positions"] == [5, 9, 13]
+    assert sum(ev["exit_rates"]) == pytest.approx(1.0, abs=1e-3)
+    assert 0 < ev["top1"] <= 100
+    again = subprocess.run([*cli, "train", *common], capture_output=True, text=True, check=True)
+    assert json.loads(again.stdout)["trained_now"] is False

@@ -1,0 +1,225 @@
+"""Early exits: plans, heads vs skeleton, the simulator against a per-sample reference, real
+early-exit inference against the simulator, and exit-bank reuse and resume."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hadas.errors import ConfigError
+from hadas.exits import (ExitCache, ExitHead, ExitSimulator, build_heads, prepare_exits,
+                         train_exits)
+from hadas.exits import bank as bank_module
+from hadas.exits.network import MultiExitNetwork
+from hadas.model import create_supernet
+from hadas.model.flops import count_macs
+from hadas.space import ExitPlan, candidate_positions, exit_head_layers, reference_backbone, segments
+
+# --- plans and segments ---------------------------------------------------------------------------
+
+
+def test_candidate_positions_follow_the_hadas_rule():
+    assert candidate_positions(17) == tuple(range(5, 17))  # a0: 12 candidates
+    assert len(candidate_positions(22)) == 17               # a6
+    assert candidate_positions(7, first_exit_block=2) == (2, 3, 4, 5, 6)
+
+
+def test_exit_plan_is_validated():
+    assert ExitPlan((9, 5)).positions == (5, 9)
+    assert ExitPlan((5, 9), threshold=(0.5, 0.9)).thresholds == (0.5, 0.9)
+    with pytest.raises(ConfigError, match="unique"):
+        ExitPlan((5, 5))
+    with pytest.raises(ConfigError, match="exits.policy"):
+        ExitPlan((5,), policy="softmax")
+    with pytest.raises(ConfigError, match="one value per exit"):
+        ExitPlan((5, 9), threshold=(0.5,))
+    with pytest.raises(ConfigError, match="4 is not a candidate"):
+        ExitPlan((4,)).validate(17)
+    assert ExitPlan.from_dict(ExitPlan((5, 9), "entropy", (0.1, 0.2)).to_dict()) == \
+        ExitPlan((5, 9), "entropy", (0.1, 0.2))
+
+
+def test_segments_add_up_and_exit_heads_match_real_modules(cifar100_cfg):
+    net = create_supernet(cifar100_cfg)
+    sk = net.space.skeleton(reference_backbone(net.space, "a0"))
+    plan = ExitPlan((5, 9, 14))
+    segs = segments(sk, plan, 224)
+    assert [s.kind for s in segs] == ["backbone", "exit"] * 3 + ["backbone"]
+    assert sum(s.macs for s in segs if s.kind == "backbone") == sk.macs
+    assert [b for s in segs for b in s.blocks] == list(range(sk.n_blocks))
+    heads = build_heads(sk, plan.positions, 224)
+    for p in plan.positions:
+        b = sk.blocks[p]
+        real = count_macs(heads[str(p)], (b.out_channels, b.out_size, b.out_size))
+        assert real == sum(layer.macs for layer in exit_head_layers(sk, p, 224))
+
+
+def test_exit_head_shrinks_its_kernel_on_tiny_maps():
+    head = ExitHead(16, 8, 10, kernel=1)
+    assert head(torch.randn(2, 16, 1, 1)).shape == (2, 10)
+
+
+# --- the simulator against a per-sample reference -------------------------------------------------
+
+
+def _random_cache(rng: np.random.Generator, n: int, k: int, confidence: bool) -> ExitCache:
+    labels = rng.integers(0, 5, n)
+    pred = np.where(rng.random((k + 1, n)) < 0.6, labels, rng.integers(0, 5, (k + 1, n)))
+    conf = rng.random((k + 1, n)).astype(np.float32) if confidence else None
+    return ExitCache(tuple(range(3, 3 + k)), labels, pred.astype(np.int16), pred == labels,
+                     rng.random((k + 1, n)).astype(np.float32),
+                     (rng.random((k + 1, n)) * 2).astype(np.float32), conf)
+
+
+def _reference(cache: ExitCache, plan: ExitPlan) -> tuple[np.ndarray, np.ndarray]:
+    """Exit index and correctness of every sample, one sample at a time."""
+    rows = [cache.row(p) for p in plan.positions]
+    index, right = [], []
+    for s in range(cache.n_samples):
+        leave = len(rows)
+        for j, (r, t) in enumerate(zip(rows, plan.thresholds)):
+            hit = {"max_softmax": cache.max_softmax[r, s] >= np.float32(t),
+                   "entropy": cache.entropy[r, s] <= np.float32(t),
+                   "confidence": cache.confidence is not None
+                   and cache.confidence[r, s] >= np.float32(t),
+                   "oracle": cache.correct[r, s]}[plan.policy]
+            if hit:
+                leave = j
+                break
+        index.append(leave)
+        right.append(cache.correct[(rows + [len(cache.positions)])[leave], s])
+    return np.array(index), np.array(right)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), policy=st.sampled_from(["max_softmax", "entropy",
+                                                            "confidence", "oracle"]),
+       per_exit=st.booleans(), data=st.data())
+def test_simulator_matches_a_per_sample_reference(seed, policy, per_exit, data):
+    rng = np.random.default_rng(seed)
+    cache = _random_cache(rng, n=200, k=8, confidence=True)
+    positions = tuple(data.draw(st.lists(st.sampled_from(cache.positions), min_size=0,
+                                         max_size=8, unique=True)))
+    thresholds = tuple(float(t) for t in rng.random(len(positions))) if per_exit and positions \
+        else float(rng.random())
+    plan = ExitPlan(positions, policy, thresholds)
+    sim = ExitSimulator(cache).simulate(plan, per_sample=True)
+    index, right = _reference(cache, plan)
+    assert np.array_equal(sim.exit_index, index)
+    assert sim.top1 == pytest.approx(100 * right.mean())
+    counts = np.bincount(index, minlength=len(positions) + 1)
+    assert np.allclose(sim.exit_rates, counts / cache.n_samples)
+    for j, c in enumerate(counts):
+        if c:
+            assert sim.exit_accuracy[j] == pytest.approx(100 * right[index == j].mean())
+        else:
+            assert np.isnan(sim.exit_accuracy[j])
+
+
+def test_oracle_is_an_upper_bound_of_any_threshold_policy():
+    cache = _random_cache(np.random.default_rng(1), n=500, k=6, confidence=False)
+    sim = ExitSimulator(cache)
+    plan = (3, 5, 7)
+    oracle = sim.simulate(ExitPlan(plan, "oracle")).top1
+    for t in (0.1, 0.5, 0.9):
+        assert sim.simulate(ExitPlan(plan, "max_softmax", t)).top1 <= oracle
+    rows = [cache.row(p) for p in plan] + [len(cache.positions)]
+    assert oracle == pytest.approx(100 * cache.correct[rows].any(axis=0).mean())
+
+
+def test_a_plan_without_exits_is_the_final_classifier():
+    cache = _random_cache(np.random.default_rng(2), n=300, k=4, confidence=False)
+    sim = ExitSimulator(cache).simulate(ExitPlan(()))
+    assert sim.exit_rates.tolist() == [1.0]
+    assert sim.top1 == pytest.approx(100 * cache.correct[-1].mean())
+
+
+# --- real networks (tiny supernet, quickly trained heads) -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_bank(tiny_cfg, tmp_path_factory):
+    import dataclasses
+
+    from hadas.data import load_data
+    cfg = dataclasses.replace(tiny_cfg, exits=dataclasses.replace(tiny_cfg.exits, epochs=2,
+                                                                  warmup_epochs=1))
+    torch.manual_seed(0)
+    supernet = create_supernet(cfg).eval()
+    data = load_data(cfg.data)
+    root = tmp_path_factory.mktemp("banks")
+    art = prepare_exits(cfg, supernet, "untrained-0", supernet.space.largest(), data, root,
+                        torch.device("cpu"), progress=False)
+    return cfg, supernet, data, root, art
+
+
+def test_real_early_exit_inference_equals_the_simulator_sample_by_sample(tiny_bank):
+    from hadas.data import TensorLoader
+    cfg, _, data, _, art = tiny_bank
+    x = torch.cat([b for b, _ in TensorLoader(data.split("test"), 128, mean=data.mean,
+                                              std=data.std)])
+    cache, sim = art.cache, ExitSimulator(art.cache)
+    pos = art.positions
+    plans = []
+    for policy, scores, q in (("max_softmax", cache.max_softmax, 0.6),
+                              ("entropy", cache.entropy, 0.4)):
+        for chosen in ((pos[0], pos[3], pos[-2]), pos[1::2], pos):
+            rows = [cache.row(p) for p in chosen]
+            plans.append(ExitPlan(chosen, policy, float(np.quantile(scores[rows], q))))
+            per_exit = tuple(float(np.quantile(scores[r], q)) for r in rows)
+            plans.append(ExitPlan(chosen, policy, per_exit))
+    spread = []
+    for plan in plans:
+        expected = sim.simulate(plan, per_sample=True)
+        pred, index = art.network.early_exit(x, plan)
+        assert np.array_equal(index.numpy(), expected.exit_index), plan
+        rows = np.array([cache.row(p) for p in plan.positions] + [len(pos)])
+        assert np.array_equal(pred.numpy(),
+                              cache.pred[rows[expected.exit_index], np.arange(len(index))]), plan
+        spread.append(len(np.unique(index.numpy())))
+    assert max(spread) >= 3  # the plans really send samples to several exits
+
+
+def test_the_same_bank_is_never_trained_twice(tiny_bank, monkeypatch):
+    cfg, supernet, data, root, first = tiny_bank
+    assert first.trained_now
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(bank_module, "train_exits", refuse)
+    again = prepare_exits(cfg, supernet, "untrained-0", supernet.space.largest(), data, root,
+                          torch.device("cpu"), progress=False)
+    assert not again.trained_now and again.key == first.key
+    assert np.array_equal(again.cache.pred, first.cache.pred)
+    # another supernet (weights id) is another bank
+    assert bank_module.exit_bank_key(cfg, supernet.space.largest(), "other") != first.key
+
+
+def test_exit_training_resumes_after_a_crash(tiny_bank, tmp_path):
+    cfg, supernet, data, _, _ = tiny_bank
+
+    def network() -> MultiExitNetwork:
+        torch.manual_seed(0)
+        sub = supernet.extract(supernet.space.smallest()).eval()
+        return MultiExitNetwork(sub, build_heads(sub.skeleton, (2, 4), 16))
+
+    class Crash(Exception):
+        pass
+
+    def crash_after_first(epoch: int, loss: float) -> None:
+        if epoch == 1:
+            raise Crash
+
+    ckpt = tmp_path / "training.pt"
+    recipe = cfg.exits.__class__(exit_channels=16, epochs=2, warmup_epochs=1)
+    with pytest.raises(Crash):
+        train_exits(network(), data, recipe, ckpt, torch.device("cpu"), progress=False,
+                    on_epoch=crash_after_first)
+    resumed = train_exits(network(), data, recipe, ckpt, torch.device("cpu"), progress=False)
+    straight = train_exits(network(), data, recipe, tmp_path / "straight.pt",
+                           torch.device("cpu"), progress=False)
+    assert [h["epoch"] for h in resumed] == [1, 2]
+    assert resumed[1]["loss"] == pytest.approx(straight[1]["loss"], rel=1e-5)
