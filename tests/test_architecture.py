@@ -17,11 +17,12 @@ ALLOWED = {
     "training": {"model", "data", "space"},
     "exits": {"model", "data", "space", "training"},
     "hardware": {"space"},
+    "storage": set(),
     "evaluation": {"model", "data", "space", "training", "exits", "hardware"},
     "api": {"space", "model", "data", "training", "exits", "hardware", "evaluation"},
     "cli": {"api"},
 }
-NO_TORCH = {"errors", "config", "space"}
+NO_TORCH = {"errors", "config", "space", "storage"}
 # hardware works on skeletons; only its measurement backends may touch torch (lazily)
 TORCH_ONLY_IN = {"hardware": "measure"}
 

@@ -1,0 +1,5 @@
+"""Storage: the SQLite run database (stdlib only, JSON in and out)."""
+from hadas.storage.database import (DB_NAME, RunDatabase, RunDatabaseError, RunRecord,
+                                    evaluation_key)
+
+__all__ = ["DB_NAME", "RunDatabase", "RunDatabaseError", "RunRecord", "evaluation_key"]
