@@ -110,6 +110,8 @@ def test_ctrl_c_leaves_a_usable_checkpoint_and_exit_130(tmp_path):
 def test_resume_refuses_a_checkpoint_of_another_config(tmp_path):
     config, out = _tiny_config(tmp_path, epochs=1), tmp_path / "run"
     assert _train_cli(config, out).wait(timeout=120) == 0
+    again = _train_cli(config, out)  # without --resume a finished run is never overwritten
+    assert again.wait(timeout=120) == 2 and "--resume" in again.stderr.read()
     data = yaml.safe_load(config.read_text())
     data["train"]["base_lr"] = 0.05
     other = tmp_path / "other.yaml"

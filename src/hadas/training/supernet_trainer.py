@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from hadas.config import HadasConfig
 from hadas.data import DataSplits, TensorLoader, load_data
-from hadas.errors import CheckpointError
+from hadas.errors import CheckpointError, ConfigError
 from hadas.model import Supernet, create_supernet, load_supernet_state, read_checkpoint, save_atomic
 from hadas.model.checkpoint import FORMAT
 from hadas.training.schedule import warmup_cosine_lr
@@ -68,6 +68,8 @@ def train_supernet(cfg: HadasConfig, out_dir: str | Path, device: torch.device,
     amp = device.type == "cuda" and tc.mixed_precision
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
     start_epoch, history = 0, []
+    if path.exists() and not resume:
+        raise CheckpointError(f"{path} exists: pass --resume to continue it, or use another --out")
     if resume and path.exists():
         state = read_checkpoint(path)
         if state.get("config_fingerprint") != cfg.supernet_fingerprint:
@@ -91,6 +93,9 @@ def train_supernet(cfg: HadasConfig, out_dir: str | Path, device: torch.device,
     loader = TensorLoader(data.train, tc.batch_size, mean=data.mean, std=data.std, device=device,
                           shuffle=True, augment=cfg.data.augment, drop_last=True, seed=cfg.seed)
     steps_per_epoch = len(loader)
+    if steps_per_epoch == 0:
+        raise ConfigError("train.batch_size", f"{tc.batch_size} is larger than the training "
+                          f"split ({len(data.train)} images)")
     total_steps = tc.epochs * steps_per_epoch
     space = net.space
     for epoch in range(start_epoch, tc.epochs):
