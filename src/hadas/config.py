@@ -125,9 +125,15 @@ class EngineConfig:
 
 @dataclass(frozen=True)
 class SearchConfig:
+    """The bi-level search: the two engines, the platform, and the inner space."""
+
     ooe: EngineConfig = EngineConfig()
     ioe: EngineConfig = EngineConfig(population=10, generations=5, survival_ratio=0.25,
                                      n_crossover=5, n_mutation=5)
+    platform: str = "agx-xavier"          # a name of `hadas platforms list` (HADAS: AGX Xavier)
+    thresholds: tuple[float, ...] = _f((0.5, 0.6, 0.7, 0.8, 0.9), min=0.0)  # exit threshold grid
+    min_exits: int = _f(1, min=0)
+    max_exits: int | None = _f(None, min=0)  # default: all candidate positions but one (HADAS)
 
 
 @dataclass(frozen=True)
@@ -239,8 +245,17 @@ def _check_value(owner: type, f: dataclasses.Field, value: Any, where: str) -> A
             return None
         raise ConfigError(where, "must be set, got null")
     kind = next(k for k in kinds if k is not type(None))
+    if typing.get_origin(kind) is tuple:
+        if not isinstance(value, (list, tuple)) or not value:
+            raise ConfigError(where, f"must be a non-empty list, got {value!r}")
+        return tuple(_check_scalar(typing.get_args(kind)[0], f.metadata, v, f"{where}[{i}]")
+                     for i, v in enumerate(value))
     if dataclasses.is_dataclass(kind):
         return _load_dataclass(kind, value, where)
+    return _check_scalar(kind, f.metadata, value, where)
+
+
+def _check_scalar(kind: type, checks: Mapping[str, Any], value: Any, where: str) -> Any:
     if kind is bool:
         if not isinstance(value, bool):
             raise ConfigError(where, f"must be true or false, got {value!r}", ["true", "false"])
@@ -253,7 +268,6 @@ def _check_value(owner: type, f: dataclasses.Field, value: Any, where: str) -> A
         value = float(value)
     elif kind is str and not isinstance(value, str):
         raise ConfigError(where, f"must be a string, got {value!r}")
-    checks = f.metadata
     if "choices" in checks and value not in checks["choices"]:
         raise ConfigError(where, f"got {value!r}", checks["choices"])
     if "min" in checks and value < checks["min"]:
