@@ -19,7 +19,9 @@ ALLOWED = {
     "hardware": {"space"},
     "storage": set(),
     "evaluation": {"model", "data", "space", "training", "exits", "hardware"},
-    "api": {"space", "model", "data", "training", "exits", "hardware", "evaluation"},
+    "search": {"space", "evaluation", "storage"},
+    "api": {"space", "model", "data", "training", "exits", "hardware", "evaluation", "search",
+            "storage"},
     "cli": {"api"},
 }
 NO_TORCH = {"errors", "config", "space", "storage"}

@@ -1,5 +1,10 @@
 """The public API: what the `hadas` command does, callable from Python (one module per area)."""
 from hadas.api.exits import ExitEvaluation, evaluate_exits, train_exit_bank
+from hadas.api.hardware_models import (calibrate_platform, estimate_costs, platform_info,
+                                        platform_summaries)
+from hadas.api.search import search
 from hadas.api.supernet import configure, default_supernet_dir, describe, evaluate, train_supernet
 
-__all__ = ["ExitEvaluation", "evaluate_exits", "train_exit_bank", "configure", "default_supernet_dir", "describe", "evaluate", "train_supernet"]
+__all__ = ["ExitEvaluation", "calibrate_platform", "configure", "default_supernet_dir", "describe",
+           "estimate_costs", "evaluate", "evaluate_exits", "platform_info", "platform_summaries",
+           "search", "train_exit_bank", "train_supernet"]

@@ -8,10 +8,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from hadas.cli import exits, supernet
+from hadas.cli import exits, hardware, search, supernet
 from hadas.errors import HadasError
 
-AREAS = (supernet, exits)
+AREAS = (supernet, exits, search, hardware)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HadasError as exc:
         print(f"hadas: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `hadas platforms list | head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("\nhadas: interrupted; the last checkpoint is kept (rerun with --resume)",
               file=sys.stderr)

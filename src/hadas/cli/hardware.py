@@ -1,0 +1,109 @@
+"""Commands on hardware models: `hadas platforms list|show`, `hadas hw estimate|calibrate`."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from hadas import api
+from hadas.cli.common import ARCH_HELP, add_config
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("platforms", help="the registered hardware platforms")
+    psub = p.add_subparsers(dest="platforms_command", required=True)
+    q = psub.add_parser("list", help="names, descriptions, default modes, DVFS table sizes")
+    q.add_argument("--json", action="store_true", help="print JSON")
+    q.set_defaults(func=_list)
+    q = psub.add_parser("show", help="everything a platform holds (tables in Hz, coefficients)")
+    q.add_argument("name", help="a registered name or a platform YAML path")
+    q.add_argument("--json", action="store_true", help="print JSON")
+    q.set_defaults(func=_show)
+
+    p = sub.add_parser("hw", help="analytical latency/energy model: estimate, calibrate")
+    hsub = p.add_subparsers(dest="hw_command", required=True)
+    q = hsub.add_parser("estimate", help="per-segment and total latency/energy of a DyNN")
+    add_config(q, device=False)
+    q.add_argument("--platform", default="agx-xavier",
+                   help="registered name or calibrated YAML (default: agx-xavier)")
+    q.add_argument("--arch", required=True, help=ARCH_HELP)
+    q.add_argument("--exits", help="exit positions (block indices), e.g. 5,9")
+    q.add_argument("--exit-channels", type=int, help="exit head width (default: the config's)")
+    q.add_argument("--dvfs", help="cpu=HZ,gpu=HZ,emc=HZ (any subset; default: max clocks)")
+    q.add_argument("--mode", help="power mode (default: the platform's default mode)")
+    q.add_argument("--precision", choices=("fp32", "fp16"), default="fp32")
+    q.add_argument("--json", action="store_true", help="print JSON")
+    q.set_defaults(func=_estimate)
+    q = hsub.add_parser("calibrate", help="fit a platform's coefficients to a measured profile")
+    q.add_argument("--platform", required=True, help="registered name or platform YAML")
+    q.add_argument("--profile", required=True, help="profile JSON written by `hadas profile`")
+    q.add_argument("--out", required=True, help="calibrated platform YAML to write")
+    q.add_argument("--config", help="run configuration (default: the one the profile names)")
+    q.add_argument("--train-fraction", type=float, default=0.5,
+                   help="share of samples fitted on; the rest is held out (default: 0.5)")
+    q.add_argument("--seed", type=int, default=0, help="seed of the train/held-out split")
+    q.add_argument("--precision", choices=("fp32", "fp16"), default="fp32")
+    q.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    q.set_defaults(func=_calibrate)
+
+
+def _list(args: argparse.Namespace) -> int:
+    rows = api.platform_summaries()
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    for r in rows:
+        points = " x ".join(f"{n} {d}" for d, n in r["dvfs_points"].items())
+        print(f"{r['name']:<12} {r['description']} (default mode {r['default_mode']}; "
+              f"DVFS {points})")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    info = api.platform_info(args.name)
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    print(f"{info['name']}: {info['description']}")
+    for domain, table in info["dvfs_hz"].items():
+        print(f"  {domain} ({len(table)} points, Hz): {', '.join(map(str, table))}")
+    print(f"  power modes: {', '.join(m['name'] for m in info['power_modes'])} "
+          f"(default {info['default_mode']}); reference clocks {info['reference_hz']}")
+    print(f"  coefficients ({info['provenance']['latency_ms']} latency, "
+          f"{info['provenance']['energy_mj']} energy): {json.dumps(info['coefficients'])}")
+    return 0
+
+
+def _estimate(args: argparse.Namespace) -> int:
+    r = api.estimate_costs(args.config, args.arch, args.platform, args.exits, args.exit_channels,
+                           args.dvfs, args.precision, args.mode)
+    if args.json:
+        print(json.dumps(r))
+        return 0
+    prov = r["provenance"]
+    print(f"{args.arch} on {r['platform']} ({r['power_mode']}, {r['precision']}) at "
+          f"{r['dvfs_hz']}: latency {prov['latency_ms']}, energy {prov['energy_mj']}")
+    for s in r["segments"]:
+        print(f"  {s['kind']:<8} {s['index']:>2}  {s['latency_ms']:9.3f} ms  "
+              f"{s['energy_mj']:9.3f} mJ")
+    t = r["total"]
+    print(f"  total        {t['latency_ms']:9.3f} ms  {t['energy_mj']:9.3f} mJ "
+          "(every segment: all exit heads evaluated)")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    r = api.calibrate_platform(args.platform, args.profile, args.out, args.train_fraction,
+                               args.seed, args.config, args.precision)
+    if args.json:
+        print(json.dumps(r))
+        return 0
+    print(f"calibrated {r['platform']} on {r['n_train_samples']} samples, "
+          f"held out {r['n_test_samples']}; wrote {r['out']}")
+    for name in ("latency_train", "latency_test", "energy_train", "energy_test"):
+        q = r[name]
+        if q is None:
+            print(f"  {name:<14} -")
+            continue
+        print(f"  {name:<14} MAPE {q['mape_before']:.2f}% -> {q['mape_after']:.2f}%, "
+              f"Kendall tau {q['tau_before']:.3f} -> {q['tau_after']:.3f} ({q['n_rows']} rows)")
+    return 0

@@ -1,0 +1,215 @@
+"""The profile file format, fit metrics and calibration of a platform's model coefficients."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import CONFIGS, raises_config_error
+from hadas import api
+from hadas.cli.main import main
+from hadas.hardware import HardwareModel, get_platform, load_platform_file
+from hadas.hardware.analytical import layer_table
+from hadas.hardware.calibration import calibrate
+from hadas.hardware.fit_metrics import kendall_tau, mape
+from hadas.hardware.profile_format import (Profile, ProfileSample, SegmentSample,
+                                           append_sample, read_profile, write_profile)
+from hadas.space import BackboneSpace, ExitPlan
+
+CIFAR100 = str(CONFIGS / "hadas-cifar100.yaml")
+NO_ENERGY = "no power sensor in the test"
+
+
+@pytest.fixture(scope="module")
+def space(cifar100_cfg) -> BackboneSpace:
+    return BackboneSpace(cifar100_cfg.supernet)
+
+
+def dynns(space: BackboneSpace, n: int, seed: int):
+    """`n` random backbones, each with 0-2 random exits."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        backbone = space.sample(rng)
+        sk = space.skeleton(backbone)
+        k = int(rng.integers(0, 3))
+        out.append((backbone, sk, ExitPlan(tuple(rng.choice(np.arange(5, sk.n_blocks), k,
+                                                            replace=False)))))
+    return out
+
+
+def model_samples(truth, space, n_dynns=24, points=3, noise=0.02, seed=1) -> list[ProfileSample]:
+    """Samples measured on a 'board' that follows the model with coefficients `truth`."""
+    rng = np.random.default_rng(seed)
+    model = HardwareModel(truth, 224)
+    samples = []
+    for backbone, sk, plan in dynns(space, n_dynns, seed):
+        for _ in range(points):
+            dvfs = {d: int(rng.choice(truth.dvfs_hz[d])) for d in truth.domains}
+            c = model.costs_at(sk, plan, **{f"{d}_hz": f for d, f in dvfs.items()}).point(0)
+            lat, en = (rng.lognormal(0.0, noise, len(c.kinds)) for _ in range(2))
+            samples.append(ProfileSample(backbone.to_dict(), plan.to_dict(), dvfs, tuple(
+                SegmentSample(k, i, float(t * a), 0.01, float(e * b), None)
+                for k, i, t, e, a, b in zip(c.kinds, c.indices, c.latency_ms, c.energy_mj,
+                                            lat, en))))
+    return samples
+
+
+def other_law_samples(space, n_dynns=20, points=3, seed=2) -> list[ProfileSample]:
+    """Timings from a law that is not the model (compute + memory added, not max'ed; a fixed
+    per-kernel cost), no energy: what a board without a power sensor returns."""
+    rng = np.random.default_rng(seed)
+    p = get_platform("nano")
+    samples = []
+    for backbone, sk, plan in dynns(space, n_dynns, seed):
+        table = layer_table(sk, plan, 224)
+        for _ in range(points):
+            dvfs = {d: int(rng.choice(p.dvfs_hz[d])) for d in p.domains}
+            per_op = (table.macs / (40e9 * dvfs["gpu"] / p.dvfs_hz["gpu"][-1])
+                      + table.bytes_moved / (8e9 * dvfs["emc"] / p.dvfs_hz["emc"][-1])
+                      + table.kernels * (30e-6 + 1.5e4 / dvfs["cpu"]))
+            seg_ms = table.segment_sum(per_op) * 1e3 * rng.lognormal(0, 0.03, len(table.starts))
+            samples.append(ProfileSample(backbone.to_dict(), plan.to_dict(), dvfs, tuple(
+                SegmentSample(k, i, float(t), 0.0, None, NO_ENERGY)
+                for k, i, t in zip(table.segment_kinds, table.segment_indices, seg_ms))))
+    return samples
+
+
+# --- profile format --------------------------------------------------------------------------
+
+def test_profile_round_trip_and_atomic_append(tmp_path, space):
+    samples = model_samples(get_platform("nano"), space, n_dynns=2, points=1)
+    path = tmp_path / "p.json"
+    written = write_profile(path, "nano", CIFAR100, 224, samples[:1], host={"hostname": "t"})
+    assert read_profile(path) == written
+    data = json.loads(path.read_text())
+    assert data["format"] == "hadas-profile/1" and data["samples"][0]["dvfs"] == samples[0].dvfs
+    appended = append_sample(path, samples[1])
+    assert len(appended.samples) == 2 and read_profile(path).samples[1] == samples[1]
+    assert {s.key for s in appended.samples} == {samples[0].key, samples[1].key}
+    assert samples[0].key != samples[1].key
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.json"]   # no temporary left over
+
+
+def test_profile_validation_names_the_field(tmp_path, space):
+    sample = model_samples(get_platform("nano"), space, n_dynns=1, points=1)[0].to_dict()
+    base = {"format": "hadas-profile/1", "platform": "nano", "config": CIFAR100,
+            "exit_channels": 224, "created": "2026-01-01T00:00:00+00:00", "host": {},
+            "samples": [sample]}
+    path = tmp_path / "bad.json"
+
+    def check(field, *snippets, **changes):
+        data = json.loads(json.dumps(base))
+        for dotted, value in changes.items():
+            node = data
+            *parents, last = dotted.split("__")
+            for key in parents:
+                node = node[int(key)] if key.isdigit() else node[key]
+            node[last] = value
+        path.write_text(json.dumps(data))
+        with raises_config_error(field, *snippets):
+            read_profile(path)
+
+    check("profile.format", "hadas-profile/1", format="hadas-profile/0")
+    check("profile.samples[0].segments[0].latency_ms", "> 0",
+          samples__0__segments__0__latency_ms=-1.0)
+    check("profile.samples[0].segments[0].energy_unavailable", "why",
+          samples__0__segments__0__energy_mj=None)
+    check("profile.samples[0].segments[0].kind", "backbone, exit",
+          samples__0__segments__0__kind="head")
+    check("profile.samples[0].dvfs.gpu", "whole number", samples__0__dvfs={"gpu": 1.5})
+    path.write_text("{not json")
+    with raises_config_error("profile", "not valid JSON"):
+        read_profile(path)
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+def test_fit_metrics():
+    assert mape([100.0, 200.0], [110.0, 180.0]) == pytest.approx(10.0)
+    assert kendall_tau([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert kendall_tau([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert kendall_tau([1, 2, 3, 4, 5], [3, 4, 1, 2, 5]) == pytest.approx(0.2)
+    assert kendall_tau([1, 1, 2, 3], [1, 2, 2, 3]) == pytest.approx(0.8)   # tau-b with ties
+    x = np.random.default_rng(0).normal(size=300)
+    assert kendall_tau(x, x + 1e-3, chunk=7) == pytest.approx(kendall_tau(x, x + 1e-3))
+
+
+# --- calibration -----------------------------------------------------------------------------
+
+def test_calibration_recovers_known_coefficients(space):
+    base = get_platform("agx-xavier")
+    true = dataclasses.replace(
+        base.coefficients, efficiency={"conv": 0.22, "dwconv": 0.08, "pwconv": 0.55,
+                                       "linear": 0.15},
+        bandwidth_efficiency=0.45, launch_fixed_s=8e-6, launch_cpu_cycles=25000.0,
+        static_w=5.5, host_w=2.0, compute_w=14.0, memory_w=6.0)
+    samples = model_samples(dataclasses.replace(base, coefficients=true), space)
+    result = calibrate(base, Profile("agx-xavier", CIFAR100, 224, "t", {}, tuple(samples)),
+                       space, train_fraction=0.5, seed=0)
+    got = result.platform.coefficients
+    for kind in ("conv", "dwconv", "pwconv"):   # the linear layers are too small to identify
+        assert got.efficiency[kind] == pytest.approx(true.efficiency[kind], rel=0.05), kind
+    for name, rel in (("bandwidth_efficiency", 0.05), ("launch_cpu_cycles", 0.05),
+                      ("static_w", 0.05), ("compute_w", 0.05), ("memory_w", 0.1)):
+        assert getattr(got, name) == pytest.approx(getattr(true, name), rel=rel), name
+    r = result.report
+    assert r.n_train_samples == r.n_test_samples == 36
+    assert r.latency_test.mape_after < 3.0 < r.latency_test.mape_before
+    assert r.latency_test.tau_after > 0.97 and r.energy_test.tau_after > 0.97
+    assert r.energy_test.mape_after < 3.0 < r.energy_test.mape_before
+    assert result.platform.provenance("latency") == result.platform.provenance("energy") \
+        == "calibrated"
+
+
+def test_calibration_on_timings_from_another_law(tmp_path, space):
+    profile_path = tmp_path / "nano-profile.json"
+    write_profile(profile_path, "nano", CIFAR100, 224, other_law_samples(space))
+    out = tmp_path / "nano-calibrated.yaml"
+    report = api.calibrate_platform("nano", profile_path, out, train_fraction=0.5, seed=3)
+    test = report["latency_test"]
+    assert test["tau_after"] > 0.9 and test["mape_after"] < test["mape_before"]
+    assert test["mape_after"] < 15.0
+    assert report["energy_test"] is None and report["energy_train"] is None
+    calibrated = load_platform_file(out)
+    assert calibrated.provenance("latency") == "calibrated"
+    assert calibrated.provenance("energy") == "modelled"
+    assert calibrated.coefficients.static_w == get_platform("nano").coefficients.static_w
+    assert "# Calibrated from" in out.read_text()
+    est = api.estimate_costs(CIFAR100, "a0", str(out), exits="5,9")
+    assert est["provenance"] == {"latency_ms": "calibrated", "energy_mj": "modelled"}
+    again = api.calibrate_platform("nano", profile_path, tmp_path / "again.yaml", 0.5, 3)
+    assert again["coefficients_after"] == report["coefficients_after"]   # same seed, same fit
+
+
+def test_calibration_errors(tmp_path, space):
+    samples = model_samples(get_platform("nano"), space, n_dynns=2, points=1)
+    wrong = dataclasses.replace(samples[0], segments=samples[0].segments * 2)
+    path = tmp_path / "p.json"
+    write_profile(path, "nano", CIFAR100, 224, [samples[1], wrong])
+    with raises_config_error("profile.samples[1].segments", "expected"):
+        api.calibrate_platform("nano", path, tmp_path / "o.yaml")
+    write_profile(path, "nano", CIFAR100, 224, samples)
+    with raises_config_error("platform", "measured on 'nano'"):
+        api.calibrate_platform("tx2", path, tmp_path / "o.yaml")
+    with raises_config_error("train_fraction", "(0, 1]"):
+        api.calibrate_platform("nano", path, tmp_path / "o.yaml", train_fraction=0.0)
+
+
+def test_cli_calibrate_prints_mape_and_tau(tmp_path, space, capsys):
+    profile_path = tmp_path / "profile.json"
+    write_profile(profile_path, "nano", CIFAR100, 224, other_law_samples(space, n_dynns=8))
+    out = tmp_path / "cal.yaml"
+    code = main(["hw", "calibrate", "--platform", "nano", "--profile", str(profile_path),
+                 "--out", str(out), "--train-fraction", "0.5", "--seed", "0"])
+    text = capsys.readouterr().out
+    assert code == 0 and out.is_file()
+    assert "latency_test" in text and "MAPE" in text and "Kendall tau" in text
+    code = main(["hw", "calibrate", "--platform", "nano", "--profile",
+                 str(tmp_path / "missing.json"), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("hadas: error: profile: file not found")
+    assert Path(out).is_file()
