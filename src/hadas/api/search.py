@@ -1,0 +1,101 @@
+"""The search: `hadas search` on the embedded default or any config, resumable."""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from hadas.api.supernet import configure, default_supernet_dir, train_supernet
+from hadas.config import HadasConfig
+from hadas.data import load_data
+from hadas.errors import ConfigError
+from hadas.evaluation.pipeline import HadasEvaluators
+from hadas.exits import file_checksum
+from hadas.hardware import HardwareModel, get_platform
+from hadas.model import load_supernet, resolve_device
+from hadas.search.bilevel import BilevelSearch, SearchResult
+from hadas.space import resolve_arch
+from hadas.storage import RunDatabase
+
+MODES = ("hadas", "ioe")
+EMBEDDED_DEFAULT = "tiny-digits.yaml"
+
+
+def embedded_config() -> Path:
+    """configs/tiny-digits.yaml of this checkout (or of the current directory)."""
+    for root in (Path(__file__).resolve().parents[3], Path.cwd()):
+        path = root / "configs" / EMBEDDED_DEFAULT
+        if path.is_file():
+            return path
+    raise ConfigError("--config", f"no config given and configs/{EMBEDDED_DEFAULT} not found")
+
+
+def search(config: str | Path | HadasConfig | None = None, run_dir: str | Path | None = None,
+           mode: str = "hadas", backbones: str | None = None, seed: int | None = None,
+           device: str = "auto", progress: bool = True,
+           report: Callable[[str], None] = print) -> tuple[SearchResult, Path]:
+    """Run (or resume) a search; returns the result and the run directory."""
+    if mode not in MODES:
+        raise ConfigError("--mode", f"got {mode!r}", MODES)
+    cfg = configure(config if config is not None else embedded_config())
+    if seed is not None:
+        cfg = dataclasses.replace(cfg, seed=seed)
+    run_dir = Path(run_dir) if run_dir else Path("runs") / cfg.name / f"{mode}-seed{cfg.seed}"
+    platform = get_platform(cfg.search.platform)
+    supernet_dir = default_supernet_dir(cfg)
+    report(f"supernet: {supernet_dir / 'supernet.pt'} (trained on first use, then reused)")
+    trained = train_supernet(cfg, supernet_dir, device, resume=True, progress=progress)
+    dev = resolve_device(device)
+    supernet = load_supernet(cfg, trained.checkpoint, dev)
+    hardware = HardwareModel(platform, exit_channels=cfg.exits.exit_channels)
+    evaluators = HadasEvaluators(cfg, supernet, file_checksum(trained.checkpoint),
+                                 load_data(cfg.data), hardware, str(supernet_dir / "exits"), dev,
+                                 progress)
+    t0 = time.perf_counter()
+    with RunDatabase(run_dir) as db:
+        db.open_run(mode, cfg.fingerprint, cfg.seed,
+                    {"config": cfg.to_dict(), "mode": mode, "backbones": backbones})
+        engine = BilevelSearch(cfg, evaluators, db, mode, report)
+        if mode == "ioe":
+            if not backbones:
+                raise ConfigError("--backbones", "mode ioe needs backbones, e.g. a0,a6 or max")
+            result = engine.run_ioe_only([resolve_arch(engine.space, a)
+                                          for a in backbones.split(";" if "{" in backbones
+                                                                   else ",")])
+        else:
+            result = engine.run_hadas()
+        write_result(run_dir, cfg, mode, result, time.perf_counter() - t0, platform.name)
+        db.set_status(mode, "finished")
+    return result, run_dir
+
+
+def write_result(run_dir: Path, cfg: HadasConfig, mode: str, result: SearchResult,
+                 seconds: float, platform: str) -> None:
+    """`result.json` (the archive with everything about each DyNN) and `result.csv`."""
+    payload = {"name": cfg.name, "mode": mode, "seed": cfg.seed, "platform": platform,
+               "config_fingerprint": cfg.fingerprint, "seconds": round(seconds, 2),
+               "hypervolume": result.hypervolume, "reference_point": result.reference_point,
+               "evaluations": {"computed": result.stats.computed, "cached": result.stats.cached,
+                               "seconds": result.stats.seconds},
+               "archive": result.archive}
+    tmp = run_dir / "result.json.tmp"
+    tmp.write_text(json.dumps(payload, indent=1))
+    os.replace(tmp, run_dir / "result.json")
+    with open(run_dir / "result.csv.tmp", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["resolution", "width", "depth", "kernel_size", "expand_ratio", "exits",
+                    "policy", "threshold", "cpu_hz", "gpu_hz", "emc_hz", "top1", "latency_ms",
+                    "energy_mj", "exit_rates", "latency_provenance", "energy_provenance"])
+        for e in result.archive:
+            b, d = e["backbone"], e["dynn"]
+            w.writerow([b["resolution"], b["width"], b["depth"], b["kernel_size"],
+                        b["expand_ratio"], d["exits"]["positions"], d["exits"]["policy"],
+                        d["exits"]["threshold"], d["dvfs_hz"].get("cpu"), d["dvfs_hz"].get("gpu"),
+                        d["dvfs_hz"].get("emc"), round(d["top1"], 3), round(d["latency_ms"], 4),
+                        round(d["energy_mj"], 4), [round(r, 4) for r in d["exit_rates"]],
+                        d["provenance"].get("latency_ms"), d["provenance"].get("energy_mj")])
+    os.replace(run_dir / "result.csv.tmp", run_dir / "result.csv")

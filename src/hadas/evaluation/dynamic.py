@@ -1,0 +1,66 @@
+"""Objectives of a DyNN (backbone + exit plan + DVFS setting), all minimised:
+top-1 error (%), expected latency (ms) and expected energy (mJ) per inference.
+
+Expected values weight what a sample pays when it leaves at each exit (backbone up to the exit
+plus every exit head passed) by the exit rates on the evaluation split, from the exit
+simulator: no network inference. Costs come from a hardware model and carry its provenance.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hadas.exits import ExitSimulator
+from hadas.hardware import DvfsSetting, HardwareModel, expected_costs
+from hadas.space import ExitPlan, Skeleton
+
+OBJECTIVES = ("error_pct", "latency_ms", "energy_mj")
+
+
+@dataclass(frozen=True)
+class DynnResult:
+    plan: ExitPlan
+    dvfs_hz: dict[str, int]
+    top1: float
+    latency_ms: float
+    energy_mj: float
+    exit_rates: tuple[float, ...]
+    exit_accuracy: tuple[float | None, ...]
+    provenance: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def objectives(self) -> np.ndarray:
+        return np.array([100.0 - self.top1, self.latency_ms, self.energy_mj])
+
+    def to_dict(self) -> dict:
+        return {"exits": self.plan.to_dict(), "dvfs_hz": dict(self.dvfs_hz),
+                "top1": self.top1, "latency_ms": self.latency_ms, "energy_mj": self.energy_mj,
+                "exit_rates": list(self.exit_rates), "exit_accuracy": list(self.exit_accuracy),
+                "provenance": dict(self.provenance)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "DynnResult":
+        return cls(ExitPlan.from_dict(d["exits"]), dict(d["dvfs_hz"]), d["top1"],
+                   d["latency_ms"], d["energy_mj"], tuple(d["exit_rates"]),
+                   tuple(d["exit_accuracy"]), dict(d["provenance"]))
+
+
+class DynnEvaluator:
+    """Scores (exit plan, DVFS setting) pairs of one backbone."""
+
+    def __init__(self, skeleton: Skeleton, simulator: ExitSimulator, hardware: HardwareModel):
+        self.skeleton, self.simulator, self.hardware = skeleton, simulator, hardware
+
+    def evaluate(self, plan: ExitPlan, dvfs_hz: Mapping[str, int]) -> DynnResult:
+        sim = self.simulator.simulate(plan)
+        platform = self.hardware.platform
+        costs = self.hardware.segment_costs(self.skeleton, plan,
+                                             DvfsSetting.create(platform, dvfs_hz))
+        latency, energy = expected_costs(costs, sim.exit_rates)
+        return DynnResult(plan, {d: int(v) for d, v in dvfs_hz.items()}, float(sim.top1),
+                          float(latency), float(energy),
+                          tuple(float(r) for r in sim.exit_rates),
+                          tuple(None if a != a else float(a) for a in sim.exit_accuracy),
+                          dict(costs.provenance))

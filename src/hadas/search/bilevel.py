@@ -1,0 +1,176 @@
+"""The HADAS bi-level search: the outer engine (OOE) over backbones, the inner engine (IOE)
+over exits + DVFS for the promising ones, and a global archive of non-dominated DyNNs.
+
+Per outer generation:
+1. score the pool (parents + new backbones): top-1 and static latency/energy (no exits,
+   reference clocks);
+2. first survival: NSGA-II rank and crowding keeps ceil(population x survival_ratio) of them;
+3. run the IOE of each survivor (its exit bank is trained once);
+4. second survival (closing the loop): a survivor's outer rank is the best non-dominated rank
+   any of its DyNNs reaches in the union of this generation's IOE fronts, ties broken by the
+   hypervolume of its own front (larger first); the best ceil(population x survival_ratio / 2)
+   become parents;
+5. the archive keeps every non-dominated DyNN found so far; breed the next population.
+
+Every result goes through the run database as soon as it exists (content-addressed), and all
+randomness is drawn from generators seeded by (seed, ...) that never depend on what was cached,
+so rerunning an interrupted search replays it from the database to the same result.
+"""
+from __future__ import annotations
+
+import math
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from hadas.config import HadasConfig
+from hadas.evaluation.dynamic import DynnEvaluator, DynnResult
+from hadas.search.evolution import breed, unique
+from hadas.search.ioe import run_ioe
+from hadas.search.pymoo_seam import hypervolume
+from hadas.search.selection import nondominated_rank, pareto_indices, rank_and_crowding
+from hadas.space import Backbone, BackboneSpace, ExitDvfsSpace
+from hadas.storage import RunDatabase
+
+
+class Evaluators(Protocol):
+    fingerprints: dict[str, str]
+
+    def backbone(self, b: Backbone) -> dict[str, Any]: ...
+    def ioe_problem(self, b: Backbone) -> tuple[ExitDvfsSpace, DynnEvaluator]: ...
+    def reference_point(self) -> np.ndarray: ...
+
+
+@dataclass
+class SearchStats:
+    computed: dict[str, int] = field(default_factory=lambda: {"backbone": 0, "ioe": 0})
+    cached: dict[str, int] = field(default_factory=lambda: {"backbone": 0, "ioe": 0})
+    seconds: dict[str, float] = field(default_factory=lambda: {"backbone": 0.0, "ioe": 0.0,
+                                                               "storage": 0.0})
+
+
+@dataclass
+class SearchResult:
+    archive: list[dict[str, Any]]     # {"backbone", "dynn", "generation"}
+    hypervolume: list[float]          # of the archive after each generation (normalised)
+    reference_point: list[float]
+    stats: SearchStats
+
+
+def archive_objectives(archive: Sequence[dict[str, Any]]) -> np.ndarray:
+    return np.array([DynnResult.from_dict(e["dynn"]).objectives for e in archive]).reshape(-1, 3)
+
+
+class BilevelSearch:
+    def __init__(self, cfg: HadasConfig, evaluators: Evaluators, db: RunDatabase, run: str,
+                 report: Callable[[str], None] = print):
+        self.cfg, self.ev, self.db, self.run, self.report = cfg, evaluators, db, run, report
+        self.space = BackboneSpace(cfg.supernet)
+        self.stats = SearchStats()
+        self.reference = evaluators.reference_point()
+
+    # -- cached evaluations ----------------------------------------------------------------------
+    def _cached(self, kind: str, part: Any, compute: Callable[[], Any]) -> Any:
+        fp = self.ev.fingerprints[kind]
+        t0 = time.perf_counter()
+        value = self.db.get_evaluation(fp, part)
+        self.stats.seconds["storage"] += time.perf_counter() - t0
+        if value is not None:
+            self.stats.cached[kind] += 1
+            return value
+        t0 = time.perf_counter()
+        value = compute()
+        seconds = time.perf_counter() - t0
+        self.stats.seconds[kind] += seconds
+        self.stats.computed[kind] += 1
+        t0 = time.perf_counter()
+        self.db.put_evaluation(fp, part, value, seconds)
+        self.stats.seconds["storage"] += time.perf_counter() - t0
+        return value
+
+    def backbone(self, b: Backbone) -> dict[str, Any]:
+        return self._cached("backbone", b.to_dict(), lambda: self.ev.backbone(b))
+
+    def ioe(self, b: Backbone) -> list[DynnResult]:
+        """The IOE front of a backbone; its generator depends on (seed, backbone) only."""
+        def compute() -> dict[str, Any]:
+            space, evaluator = self.ev.ioe_problem(b)
+            rng = np.random.default_rng([self.cfg.seed, zlib.crc32(b.key.encode())])
+            result = run_ioe(space, evaluator.evaluate, self.cfg.search.ioe, rng)
+            return {"front": [r.to_dict() for r in result.front],
+                    "n_evaluated": len(result.evaluated)}
+        value = self._cached("ioe", b.to_dict(), compute)
+        return [DynnResult.from_dict(d) for d in value["front"]]
+
+    # -- archive ---------------------------------------------------------------------------------
+    def merge(self, archive: list[dict[str, Any]], found: list[dict[str, Any]]) -> list[dict]:
+        """Non-dominated entries of archive + found (first occurrence of equal DyNNs kept)."""
+        seen, union = set(), []
+        for e in [*archive, *found]:
+            key = (str(e["backbone"]), str(e["dynn"]["exits"]), str(e["dynn"]["dvfs_hz"]))
+            if key not in seen:
+                seen.add(key)
+                union.append(e)
+        return [union[i] for i in pareto_indices(archive_objectives(union))]
+
+    def archive_hypervolume(self, archive: Sequence[dict[str, Any]]) -> float:
+        """Hypervolume of the archive with objectives divided by the reference point."""
+        return hypervolume(archive_objectives(archive) / self.reference, np.ones(3))
+
+    # -- the engines -----------------------------------------------------------------------------
+    def run_hadas(self) -> SearchResult:
+        ooe = self.cfg.search.ooe
+        rng = np.random.default_rng([self.cfg.seed, 1])
+        n_ioe = max(1, math.ceil(ooe.population * ooe.survival_ratio))
+        n_parents = max(1, math.ceil(ooe.population * ooe.survival_ratio / 2))
+        population = unique([self.space.sample_genome(rng) for _ in range(ooe.population)])
+        parents: list[np.ndarray] = []
+        archive: list[dict[str, Any]] = []
+        history: list[float] = []
+        for gen in range(ooe.generations):
+            t0 = time.perf_counter()
+            pool = unique([*parents, *population])
+            backbones = [self.space.decode(g) for g in pool]
+            static = [self.backbone(b) for b in backbones]
+            F = np.array([[100.0 - s["top1"], s["latency_ms"], s["energy_mj"]] for s in static])
+            selected = rank_and_crowding(F, n_ioe)
+            fronts = [self.ioe(backbones[i]) for i in selected]
+            order = self._outer_order(fronts)
+            parents = [pool[selected[i]] for i in order[:n_parents]]
+            found = [{"backbone": backbones[i].to_dict(), "dynn": d.to_dict(), "generation": gen}
+                     for i, front in zip(selected, fronts) for d in front]
+            archive = self.merge(archive, found)
+            history.append(self.archive_hypervolume(archive))
+            self.db.put_generation(self.run, "ooe", gen, [g.tolist() for g in pool], archive)
+            self.report(f"generation {gen + 1}/{ooe.generations}: {len(pool)} backbones, "
+                        f"{len(selected)} IOEs, archive {len(archive)} DyNNs, "
+                        f"hypervolume {history[-1]:.4f}, {time.perf_counter() - t0:.1f} s")
+            if gen < ooe.generations - 1:
+                population = unique(breed(parents, self.space, ooe, rng))
+        return SearchResult(archive, history, self.reference.tolist(), self.stats)
+
+    def run_ioe_only(self, backbones: Sequence[Backbone]) -> SearchResult:
+        """The IOE of given backbones (the original script's IOE-only mode)."""
+        archive: list[dict[str, Any]] = []
+        for b in backbones:
+            found = [{"backbone": b.to_dict(), "dynn": d.to_dict(), "generation": 0}
+                     for d in self.ioe(self.space.validate(b))]
+            archive = self.merge(archive, found)
+        history = [self.archive_hypervolume(archive)]
+        self.db.put_generation(self.run, "ioe", 0, [b.to_dict() for b in backbones], archive)
+        return SearchResult(archive, history, self.reference.tolist(), self.stats)
+
+    def _outer_order(self, fronts: list[list[DynnResult]]) -> np.ndarray:
+        """Survivors best first: best non-dominated rank of their DyNNs in the union of all
+        fronts, then larger hypervolume of their own front."""
+        owner = np.array([i for i, f in enumerate(fronts) for _ in f])
+        union = np.array([d.objectives for f in fronts for d in f]).reshape(-1, 3)
+        rank = nondominated_rank(union)
+        best = np.array([rank[owner == i].min() for i in range(len(fronts))])
+        hv = np.array([hypervolume(np.array([d.objectives for d in f]) / self.reference,
+                                   np.ones(3)) for f in fronts])
+        return np.lexsort((np.arange(len(fronts)), -hv, best))

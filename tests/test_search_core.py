@@ -1,0 +1,123 @@
+"""Search building blocks: the exit/DVFS genome, NSGA-II selection, breeding, the IOE."""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hadas.config import EngineConfig
+from hadas.evaluation.dynamic import DynnResult
+from hadas.search import nondominated_rank, pareto_indices, rank_and_crowding, run_ioe
+from hadas.search.evolution import breed, unique
+from hadas.space import ExitDvfsSpace, ExitPlan
+
+TABLES = {"cpu": (1, 2, 3, 4), "gpu": (10, 20, 30), "emc": (100, 200)}
+
+
+def _space(**kw) -> ExitDvfsSpace:
+    return ExitDvfsSpace(range(5, 17), (0.5, 0.7, 0.9), TABLES, **kw)
+
+
+def _dominates(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.all(a <= b) and np.any(a < b))
+
+
+# --- the exit/DVFS genome -------------------------------------------------------------------------
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), lo=st.integers(0, 4), hi=st.integers(4, 11))
+def test_operators_keep_the_exit_count_in_bounds_and_decode(seed, lo, hi):
+    space = _space(min_exits=lo, max_exits=hi)
+    rng = np.random.default_rng(seed)
+    a, b = space.sample(rng), space.sample(rng)
+    for g in (a, b, space.mutate(a, rng, 0.5), space.crossover(a, b, rng, 0.5)):
+        assert lo <= g[:12].sum() <= hi
+        plan, dvfs = space.decode(g)
+        assert np.array_equal(space.encode(plan, dvfs), g)
+        assert all(dvfs[d] in TABLES[d] for d in TABLES)
+
+
+def test_each_dvfs_domain_mutates_on_its_own():
+    """The original mutated cpu, gpu and emc together with one draw; here each has its own."""
+    space, rng = _space(), np.random.default_rng(0)
+    g = space.sample(rng)
+    changed = np.array([space.mutate(g, rng, 0.3)[-3:] != g[-3:] for _ in range(2000)])
+    rates = changed.mean(axis=0)
+    assert np.allclose(rates, 0.3, atol=0.04)
+    both = (changed[:, 0] & changed[:, 1]).mean()
+    assert both == pytest.approx(0.09, abs=0.03)  # independent: 0.3 x 0.3
+
+
+def test_mutation_can_add_exits():
+    space, rng = _space(min_exits=1), np.random.default_rng(1)
+    g = space.encode(ExitPlan((5,), threshold=0.5), {"cpu": 1, "gpu": 10, "emc": 100})
+    counts = {int(space.mutate(g, rng, 0.3)[:12].sum()) for _ in range(200)}
+    assert max(counts) > 1 and min(counts) >= 1
+
+
+# --- selection -----------------------------------------------------------------------------------
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 30), k=st.integers(1, 30))
+def test_rank_and_crowding_keeps_whole_better_fronts(seed, n, k):
+    F = np.random.default_rng(seed).integers(0, 6, (n, 3)).astype(float)
+    chosen = rank_and_crowding(F, k)
+    assert len(chosen) == min(k, n) and len(set(chosen.tolist())) == len(chosen)
+    rank = nondominated_rank(F)
+    worst_kept = rank[chosen].max()
+    assert np.all(np.isin(np.flatnonzero(rank < worst_kept), chosen))
+    assert np.array_equal(chosen, rank_and_crowding(F, k))  # deterministic
+
+
+def test_pareto_indices_are_exactly_the_non_dominated_rows():
+    F = np.random.default_rng(3).random((40, 3))
+    expected = [i for i in range(40) if not any(_dominates(F[j], F[i]) for j in range(40))]
+    assert pareto_indices(F).tolist() == expected
+
+
+def test_breeding_makes_the_configured_number_of_children():
+    cfg = EngineConfig(population=10, n_crossover=5, n_mutation=5)
+    rng = np.random.default_rng(0)
+    space = _space()
+    parents = [space.sample(rng) for _ in range(3)]
+    assert len(breed(parents, space, cfg, rng)) == 10
+    assert len(unique([parents[0], parents[0], parents[1]])) == 2
+
+
+# --- the IOE on a synthetic objective ------------------------------------------------------------
+
+def _synthetic(plan: ExitPlan, dvfs: dict[str, int]) -> DynnResult:
+    """More exits: less latency, less accuracy; higher clocks: less latency, more energy."""
+    k = len(plan.positions)
+    speed = dvfs["gpu"] * dvfs["emc"]
+    latency = (20.0 - k + 5 * plan.threshold) / speed * 1000
+    energy = latency * (dvfs["gpu"] / 10) ** 2 + dvfs["cpu"]
+    top1 = 90.0 - k * (1 - plan.threshold)
+    return DynnResult(plan, dict(dvfs), top1, latency, energy, (), (), {})
+
+
+def test_ioe_returns_the_non_dominated_set_of_what_it_evaluated_and_is_reproducible():
+    cfg = EngineConfig(population=10, generations=5, survival_ratio=0.25, n_crossover=5,
+                       n_mutation=5)
+    calls = []
+
+    def evaluate(plan, dvfs):
+        calls.append((plan, tuple(sorted(dvfs.items()))))
+        return _synthetic(plan, dvfs)
+
+    result = run_ioe(_space(), evaluate, cfg, np.random.default_rng(7))
+    assert len(calls) == len(set(calls)) == len(result.evaluated)  # nothing scored twice
+    assert len(result.evaluated) <= cfg.population + (cfg.generations - 1) * 10
+    F = np.array([r.objectives for r in result.evaluated])
+    front = np.array([r.objectives for r in result.front])
+    for f in front:
+        assert not any(_dominates(g, f) for g in F)
+    for i, f in enumerate(F):
+        if not any(_dominates(g, f) for g in F):
+            assert any(np.array_equal(f, g) for g in front)
+    again = run_ioe(_space(), _synthetic, cfg, np.random.default_rng(7))
+    assert [r.to_dict() for r in again.front] == [r.to_dict() for r in result.front]
