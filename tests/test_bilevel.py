@@ -1,0 +1,102 @@
+"""The bi-level driver on synthetic evaluators: archive, determinism, crash-safe replay."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from hadas.evaluation.dynamic import DynnResult
+from hadas.search.bilevel import BilevelSearch, archive_objectives
+from hadas.space import Backbone, ExitDvfsSpace, ExitPlan
+from hadas.storage import RunDatabase, RunDatabaseError
+
+TABLES = {"cpu": (1, 2), "gpu": (10, 20, 30), "emc": (100, 200)}
+
+
+class Synthetic:
+    """Cheap, deterministic stand-ins for accuracy and cost, with enough structure to trade."""
+
+    fingerprints = {"backbone": "backbone@synthetic", "ioe": "ioe@synthetic"}
+
+    def __init__(self, fail_after: int | None = None):
+        self.calls = {"backbone": 0, "ioe": 0}
+        self.fail_after = fail_after
+
+    def _tick(self, kind: str) -> None:
+        self.calls[kind] += 1
+        if self.fail_after is not None and sum(self.calls.values()) > self.fail_after:
+            raise KeyboardInterrupt  # a crash in the middle of the search
+
+    def backbone(self, b: Backbone) -> dict:
+        self._tick("backbone")
+        size = sum(b.depth) + sum(b.width) / 100 + b.resolution / 8
+        return {"top1": 100 - 40 / size, "latency_ms": size, "energy_mj": 2 * size}
+
+    def ioe_problem(self, b: Backbone):
+        self._tick("ioe")
+        size = sum(b.depth) + sum(b.width) / 100 + b.resolution / 8
+        space = ExitDvfsSpace(range(2, sum(b.depth)), (0.5, 0.9), TABLES)
+
+        class Evaluator:
+            def evaluate(self, plan: ExitPlan, dvfs: dict) -> DynnResult:
+                k = len(plan.positions)
+                latency = size * (1 - 0.04 * k * (1 - plan.threshold)) * 30 / dvfs["gpu"]
+                energy = latency * dvfs["gpu"] / 10 + dvfs["cpu"]
+                top1 = 100 - 40 / size - 2 * k * (1 - plan.threshold)
+                return DynnResult(plan, dict(dvfs), top1, latency, energy, (), (), {})
+        return space, Evaluator()
+
+    def reference_point(self) -> np.ndarray:
+        return np.array([100.0, 200.0, 400.0])
+
+
+def _run(tiny_cfg, run_dir, evaluators, seed: int = 0):
+    cfg = dataclasses.replace(tiny_cfg, seed=seed)
+    with RunDatabase(run_dir) as db:
+        db.open_run("hadas", cfg.fingerprint, cfg.seed, {})
+        return BilevelSearch(cfg, evaluators, db, "hadas", report=lambda s: None).run_hadas()
+
+
+def test_archive_is_non_dominated_and_hypervolume_never_falls(tiny_cfg, tmp_path):
+    result = _run(tiny_cfg, tmp_path, Synthetic())
+    F = archive_objectives(result.archive)
+    for i, f in enumerate(F):
+        assert not any(np.all(g <= f) and np.any(g < f) for g in F)
+    assert all(b >= a - 1e-12 for a, b in zip(result.hypervolume, result.hypervolume[1:]))
+    assert len(result.hypervolume) == tiny_cfg.search.ooe.generations
+
+
+def test_same_seed_same_archive_and_a_rerun_computes_nothing(tiny_cfg, tmp_path):
+    first = _run(tiny_cfg, tmp_path / "a", Synthetic())
+    other = _run(tiny_cfg, tmp_path / "b", Synthetic())
+    assert other.archive == first.archive
+    again = Synthetic()
+    replay = _run(tiny_cfg, tmp_path / "a", again)
+    assert replay.archive == first.archive and again.calls == {"backbone": 0, "ioe": 0}
+    assert _run(tiny_cfg, tmp_path / "c", Synthetic(), seed=1).archive != first.archive
+
+
+@pytest.mark.parametrize("fail_after", [3, 17, 40])
+def test_a_crashed_search_resumes_to_the_same_result_without_recomputing(tiny_cfg, tmp_path,
+                                                                         fail_after):
+    reference = _run(tiny_cfg, tmp_path / "straight", Synthetic())
+    crashing = Synthetic(fail_after=fail_after)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tiny_cfg, tmp_path / "run", crashing)
+    done_before = dict(crashing.calls)
+    resumed = Synthetic()
+    result = _run(tiny_cfg, tmp_path / "run", resumed)
+    assert result.archive == reference.archive
+    total = Synthetic()
+    _run(tiny_cfg, tmp_path / "count", total)
+    # the finished evaluations were not repeated: before + after = one uninterrupted run
+    # (the evaluation in flight when it crashed is the only one done twice)
+    repeated = sum(done_before.values()) + sum(resumed.calls.values()) - sum(total.calls.values())
+    assert repeated == 1
+
+
+def test_a_run_directory_of_another_config_is_refused(tiny_cfg, tmp_path):
+    _run(tiny_cfg, tmp_path, Synthetic())
+    with pytest.raises(RunDatabaseError, match="another config or seed"):
+        _run(dataclasses.replace(tiny_cfg, name="other"), tmp_path, Synthetic())
