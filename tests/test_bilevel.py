@@ -8,6 +8,7 @@ import pytest
 
 from hadas.evaluation.dynamic import DynnResult
 from hadas.search.bilevel import BilevelSearch, archive_objectives
+from hadas.search.metrics import energy_gain
 from hadas.space import Backbone, ExitDvfsSpace, ExitPlan
 from hadas.storage import RunDatabase, RunDatabaseError
 
@@ -18,6 +19,7 @@ class Synthetic:
     """Cheap, deterministic stand-ins for accuracy and cost, with enough structure to trade."""
 
     fingerprints = {"backbone": "backbone@synthetic", "ioe": "ioe@synthetic"}
+    reference_dvfs = {"cpu": 2, "gpu": 30, "emc": 200}
 
     def __init__(self, fail_after: int | None = None):
         self.calls = {"backbone": 0, "ioe": 0}
@@ -100,3 +102,44 @@ def test_a_run_directory_of_another_config_is_refused(tiny_cfg, tmp_path):
     _run(tiny_cfg, tmp_path, Synthetic())
     with pytest.raises(RunDatabaseError, match="another config or seed"):
         _run(dataclasses.replace(tiny_cfg, name="other"), tmp_path, Synthetic())
+
+
+def _mode(tiny_cfg, run_dir, mode: str):
+    with RunDatabase(run_dir) as db:
+        db.open_run(mode, tiny_cfg.fingerprint, tiny_cfg.seed, {})
+        engine = BilevelSearch(tiny_cfg, Synthetic(), db, mode, report=lambda s: None)
+        if mode == "random":
+            return engine.run_random()
+        if mode == "conventional":
+            return engine.run_conventional(None)
+        return engine.run_hadas(mode)
+
+
+def test_baselines_keep_to_their_restrictions(tiny_cfg, tmp_path):
+    reference = Synthetic.reference_dvfs
+    for mode in ("static", "exits-only", "dvfs-only", "random", "conventional"):
+        archive = _mode(tiny_cfg, tmp_path / mode, mode).archive
+        assert archive, mode
+        dynns = [DynnResult.from_dict(e["dynn"]) for e in archive]
+        if mode in ("static", "dvfs-only"):
+            assert all(d.plan.positions == () for d in dynns), mode
+        if mode in ("static", "exits-only"):
+            assert all(d.dvfs_hz == reference for d in dynns), mode
+    hadas = _mode(tiny_cfg, tmp_path / "hadas", "hadas").archive
+    static = _mode(tiny_cfg, tmp_path / "static", "static").archive
+    assert any(DynnResult.from_dict(e["dynn"]).plan.positions for e in hadas)
+    assert len({str(e["dynn"]["dvfs_hz"]) for e in hadas}) > 1
+    gain = energy_gain(hadas, static)
+    assert gain.matched + gain.unmatched == len(static)
+
+
+def test_energy_gain_at_equal_accuracy():
+    def entry(top1, energy):
+        return {"dynn": {"top1": top1, "energy_mj": energy}}
+
+    ours = [entry(90, 50), entry(95, 80)]
+    baseline = [entry(89, 100), entry(94, 100), entry(99, 10)]
+    gain = energy_gain(ours, baseline)
+    assert (gain.matched, gain.unmatched) == (2, 1)
+    assert gain.max_pct == pytest.approx(50.0) and gain.mean_pct == pytest.approx(35.0)
+    assert energy_gain([], baseline).max_pct is None

@@ -18,10 +18,10 @@ from hadas.exits import file_checksum
 from hadas.hardware import HardwareModel, get_platform
 from hadas.model import load_supernet, resolve_device
 from hadas.search.bilevel import BilevelSearch, SearchResult
-from hadas.space import resolve_arch
+from hadas.space import ATTENTIVENAS, Backbone, BackboneSpace, resolve_arch
 from hadas.storage import RunDatabase
 
-MODES = ("hadas", "ioe")
+MODES = ("hadas", "ioe", "conventional", "static", "exits-only", "dvfs-only", "random")
 EMBEDDED_DEFAULT = "tiny-digits.yaml"
 
 
@@ -66,11 +66,23 @@ def search(config: str | Path | HadasConfig | None = None, run_dir: str | Path |
             result = engine.run_ioe_only([resolve_arch(engine.space, a)
                                           for a in backbones.split(";" if "{" in backbones
                                                                    else ",")])
+        elif mode == "conventional":
+            result = engine.run_conventional(attentivenas_backbones(engine.space))
+        elif mode == "random":
+            result = engine.run_random()
         else:
-            result = engine.run_hadas()
+            result = engine.run_hadas(mode)
         write_result(run_dir, cfg, mode, result, time.perf_counter() - t0, platform.name)
         db.set_status(mode, "finished")
     return result, run_dir
+
+
+def attentivenas_backbones(space: BackboneSpace) -> list[Backbone] | None:
+    """a0..a6 when the space holds them all (the CIFAR spaces), else None."""
+    try:
+        return [space.validate(ATTENTIVENAS[name]) for name in sorted(ATTENTIVENAS)]
+    except ConfigError:
+        return None
 
 
 def write_result(run_dir: Path, cfg: HadasConfig, mode: str, result: SearchResult,

@@ -1,7 +1,10 @@
-"""`hadas search`: the bi-level search (or the IOE alone) with live progress."""
+"""`hadas search` (the bi-level search or a baseline, with live progress) and `hadas runs`."""
 from __future__ import annotations
 
 import argparse
+import json
+from collections.abc import Sequence
+from typing import Any
 
 from hadas import api
 
@@ -11,13 +14,42 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="run configuration YAML (default: configs/tiny-digits.yaml)")
     p.add_argument("--run-dir", help="run directory (default: runs/<name>/<mode>-seed<seed>); "
                    "rerunning the same command resumes it")
-    p.add_argument("--mode", default="hadas", choices=("hadas", "ioe"),
-                   help="hadas: OOE + IOE; ioe: IOE only for --backbones")
+    p.add_argument("--mode", default="hadas", choices=api.SEARCH_MODES,
+                   help="hadas: OOE + IOE (default); ioe: IOE only for --backbones; baselines on "
+                   "the same budget: conventional (a0-a6 or the static OOE front, then IOE), "
+                   "static (no exits, reference clocks), exits-only (reference clocks), "
+                   "dvfs-only (no exits), random (random DyNNs)")
     p.add_argument("--backbones", help="for --mode ioe: a0,a6 | min,max | arch JSON (';'-separated)")
     p.add_argument("--seed", type=int, help="overrides the config's seed")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_search)
+
+    p = sub.add_parser("runs", help="finished search runs: list, show, compare")
+    runs = p.add_subparsers(dest="runs_command", required=True)
+    q = runs.add_parser("list", help="every run under a folder")
+    q.add_argument("--root", default="runs")
+    q.set_defaults(func=_list)
+    q = runs.add_parser("show", help="the Pareto front of a run")
+    q.add_argument("run_dir")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=_show)
+    q = runs.add_parser("compare", help="hypervolume and energy gain at equal accuracy")
+    q.add_argument("run_dir")
+    q.add_argument("--baseline", required=True, help="run directory of the baseline")
+    q.set_defaults(func=_compare)
+
+
+def print_front(archive: Sequence[dict[str, Any]]) -> None:
+    print(f"{'top-1':>7} {'lat ms':>8} {'mJ':>8}  {'res':>4} {'blocks':>6}  exits @ threshold"
+          f"  {'cpu/gpu/emc MHz':>18}  provenance")
+    for e in sorted(archive, key=lambda e: -e["dynn"]["top1"]):
+        b, d = e["backbone"], e["dynn"]
+        mhz = "/".join(f"{d['dvfs_hz'][k] / 1e6:.0f}" for k in ("cpu", "gpu", "emc")
+                       if k in d["dvfs_hz"])
+        print(f"{d['top1']:7.2f} {d['latency_ms']:8.3f} {d['energy_mj']:8.3f}  "
+              f"{b['resolution']:>4} {sum(b['depth']):>6}  {d['exits']['positions']} @ "
+              f"{d['exits']['threshold']}  {mhz:>18}  {d['provenance'].get('energy_mj', '?')}")
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -26,17 +58,43 @@ def _search(args: argparse.Namespace) -> int:
     s = result.stats
     print(f"\nPareto front: {len(result.archive)} DyNNs (error %, latency and energy per "
           f"inference: expected values over the evaluation split)")
-    print(f"{'top-1':>7} {'lat ms':>8} {'mJ':>8}  {'res':>4} {'blocks':>6}  exits @ threshold"
-          f"  {'cpu/gpu/emc MHz':>18}  provenance")
-    rows = sorted(result.archive, key=lambda e: -e["dynn"]["top1"])
-    for e in rows:
-        b, d = e["backbone"], e["dynn"]
-        mhz = "/".join(f"{d['dvfs_hz'][k] / 1e6:.0f}" for k in ("cpu", "gpu", "emc")
-                       if k in d["dvfs_hz"])
-        print(f"{d['top1']:7.2f} {d['latency_ms']:8.3f} {d['energy_mj']:8.3f}  "
-              f"{b['resolution']:>4} {sum(b['depth']):>6}  {d['exits']['positions']} @ "
-              f"{d['exits']['threshold']}  {mhz:>18}  {d['provenance'].get('energy_mj', '?')}")
+    print_front(result.archive)
     print(f"\nhypervolume per generation: {[round(h, 4) for h in result.hypervolume]}")
     print(f"evaluations computed {s.computed}, reused from the run database {s.cached}")
     print(f"results: {run_dir / 'result.json'} and {run_dir / 'result.csv'}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    found = api.list_runs(args.root)
+    if not found:
+        print(f"no finished runs under {args.root}")
+    for path, r in found:
+        print(f"{str(path):50} {r['mode']:>12} seed {r['seed']:<3} {len(r['archive']):>3} DyNNs "
+              f"hypervolume {r['hypervolume'][-1]:.4f}  {r['seconds']:.0f} s")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    r = api.load_result(args.run_dir)
+    if args.json:
+        print(json.dumps(r))
+        return 0
+    print(f"{r['name']} / {r['mode']} / seed {r['seed']} on {r['platform']}: "
+          f"{len(r['archive'])} DyNNs, hypervolume {r['hypervolume'][-1]:.4f}")
+    print_front(r["archive"])
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    ours, base, gain = api.compare_runs(args.run_dir, args.baseline)
+    print(f"hypervolume: {ours['mode']} {ours['hypervolume'][-1]:.4f} vs "
+          f"{base['mode']} {base['hypervolume'][-1]:.4f} (same reference point: "
+          f"{ours['reference_point'] == base['reference_point']})")
+    if gain.max_pct is None:
+        print("energy gain at equal accuracy: no baseline DyNN is matched in accuracy")
+    else:
+        print(f"energy gain at equal accuracy: up to {gain.max_pct:.1f} %, mean "
+              f"{gain.mean_pct:.1f} % over {gain.matched} baseline DyNNs "
+              f"({gain.unmatched} not matched in accuracy)")
     return 0

@@ -36,6 +36,7 @@ class HadasEvaluators:
         self.cfg, self.supernet, self.data, self.hardware = cfg, supernet, data, hardware
         self.supernet_id, self.exits_root, self.device = supernet_id, exits_root, device
         self.progress = progress
+        self.reference_dvfs = DvfsSetting.reference(hardware.platform, hardware.mode).to_dict()
         hw = {"platform": hardware.platform.fingerprint, "mode": hardware.mode,
               "precision": hardware.precision, "exit_channels": hardware.exit_channels}
         common = {"supernet": supernet_id, "data": asdict(cfg.data), "seed": cfg.seed,
@@ -53,7 +54,7 @@ class HadasEvaluators:
         ev = evaluate_backbone(self.supernet, b, self.data, self.cfg.evaluation,
                                self.cfg.data.eval_split, self.cfg.seed, self.device)
         sk = self.supernet.space.skeleton(b)
-        reference = DvfsSetting.reference(self.hardware.platform, self.hardware.mode)
+        reference = DvfsSetting.create(self.hardware.platform, self.reference_dvfs)
         costs = self.hardware.segment_costs(sk, ExitPlan(()), reference)
         return {"top1": ev.top1, "mflops": ev.mflops, "mparams": ev.mparams,
                 "latency_ms": float(costs.total_latency_ms),

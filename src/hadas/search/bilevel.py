@@ -33,16 +33,33 @@ from hadas.search.evolution import breed, unique
 from hadas.search.ioe import run_ioe
 from hadas.search.pymoo_seam import hypervolume
 from hadas.search.selection import nondominated_rank, pareto_indices, rank_and_crowding
-from hadas.space import Backbone, BackboneSpace, ExitDvfsSpace
+from hadas.space import Backbone, BackboneSpace, ExitDvfsSpace, ExitPlan
 from hadas.storage import RunDatabase
 
 
 class Evaluators(Protocol):
     fingerprints: dict[str, str]
 
+    reference_dvfs: dict[str, int]       # the platform's reference clocks (static DyNNs)
+
     def backbone(self, b: Backbone) -> dict[str, Any]: ...
     def ioe_problem(self, b: Backbone) -> tuple[ExitDvfsSpace, DynnEvaluator]: ...
     def reference_point(self) -> np.ndarray: ...
+
+
+# what the inner engine may change, per mode (None: no inner engine, static backbones)
+INNER = {"hadas": "exits+dvfs", "exits-only": "exits", "dvfs-only": "dvfs", "static": None}
+
+
+def restrict(space: ExitDvfsSpace, inner: str, reference_dvfs: dict[str, int]) -> ExitDvfsSpace:
+    """The inner space of a baseline: clocks fixed to the reference ones, or no exits."""
+    if inner == "exits+dvfs":
+        return space
+    if inner == "exits":
+        return ExitDvfsSpace(space.positions, space.thresholds,
+                             {d: (reference_dvfs[d],) for d in space.domains}, space.policy,
+                             space.min_exits, space.max_exits)
+    return ExitDvfsSpace((), space.thresholds[:1], space.tables, space.policy, 0, 0)
 
 
 @dataclass
@@ -95,16 +112,33 @@ class BilevelSearch:
     def backbone(self, b: Backbone) -> dict[str, Any]:
         return self._cached("backbone", b.to_dict(), lambda: self.ev.backbone(b))
 
-    def ioe(self, b: Backbone) -> list[DynnResult]:
+    def ioe(self, b: Backbone, inner: str = "exits+dvfs") -> list[DynnResult]:
         """The IOE front of a backbone; its generator depends on (seed, backbone) only."""
         def compute() -> dict[str, Any]:
             space, evaluator = self.ev.ioe_problem(b)
+            space = restrict(space, inner, self.ev.reference_dvfs)
             rng = np.random.default_rng([self.cfg.seed, zlib.crc32(b.key.encode())])
             result = run_ioe(space, evaluator.evaluate, self.cfg.search.ioe, rng)
             return {"front": [r.to_dict() for r in result.front],
                     "n_evaluated": len(result.evaluated)}
-        value = self._cached("ioe", b.to_dict(), compute)
+        value = self._cached("ioe", {"backbone": b.to_dict(), "inner": inner}, compute)
         return [DynnResult.from_dict(d) for d in value["front"]]
+
+    def random_dynns(self, b: Backbone, n: int) -> list[DynnResult]:
+        """n random (exit plan, DVFS) DyNNs of a backbone (the `random` baseline)."""
+        def compute() -> dict[str, Any]:
+            space, evaluator = self.ev.ioe_problem(b)
+            rng = np.random.default_rng([self.cfg.seed, zlib.crc32(b.key.encode()), 2])
+            found = [evaluator.evaluate(*space.decode(space.sample(rng))) for _ in range(n)]
+            return {"dynns": [r.to_dict() for r in found]}
+        value = self._cached("ioe", {"backbone": b.to_dict(), "random": n}, compute)
+        return [DynnResult.from_dict(d) for d in value["dynns"]]
+
+    def static_dynn(self, b: Backbone) -> DynnResult:
+        """The backbone alone: no exits, reference clocks."""
+        s = self.backbone(b)
+        return DynnResult(ExitPlan(()), dict(self.ev.reference_dvfs), s["top1"], s["latency_ms"],
+                          s["energy_mj"], (1.0,), (s["top1"],), dict(s.get("provenance", {})))
 
     # -- archive ---------------------------------------------------------------------------------
     def merge(self, archive: list[dict[str, Any]], found: list[dict[str, Any]]) -> list[dict]:
@@ -122,7 +156,9 @@ class BilevelSearch:
         return hypervolume(archive_objectives(archive) / self.reference, np.ones(3))
 
     # -- the engines -----------------------------------------------------------------------------
-    def run_hadas(self) -> SearchResult:
+    def run_hadas(self, mode: str = "hadas") -> SearchResult:
+        """The OOE with the inner engine of `mode` (see INNER); `static` has none."""
+        inner = INNER[mode]
         ooe = self.cfg.search.ooe
         rng = np.random.default_rng([self.cfg.seed, 1])
         n_ioe = max(1, math.ceil(ooe.population * ooe.survival_ratio))
@@ -137,17 +173,23 @@ class BilevelSearch:
             backbones = [self.space.decode(g) for g in pool]
             static = [self.backbone(b) for b in backbones]
             F = np.array([[100.0 - s["top1"], s["latency_ms"], s["energy_mj"]] for s in static])
-            selected = rank_and_crowding(F, n_ioe)
-            fronts = [self.ioe(backbones[i]) for i in selected]
-            order = self._outer_order(fronts)
-            parents = [pool[selected[i]] for i in order[:n_parents]]
+            if inner is None:
+                selected = rank_and_crowding(F, n_parents)
+                fronts = [[self.static_dynn(backbones[i])] for i in selected]
+                parents = [pool[i] for i in selected]
+            else:
+                selected = rank_and_crowding(F, n_ioe)
+                fronts = [self.ioe(backbones[i], inner) for i in selected]
+                order = self._outer_order(fronts)
+                parents = [pool[selected[i]] for i in order[:n_parents]]
             found = [{"backbone": backbones[i].to_dict(), "dynn": d.to_dict(), "generation": gen}
                      for i, front in zip(selected, fronts) for d in front]
             archive = self.merge(archive, found)
             history.append(self.archive_hypervolume(archive))
             self.db.put_generation(self.run, "ooe", gen, [g.tolist() for g in pool], archive)
             self.report(f"generation {gen + 1}/{ooe.generations}: {len(pool)} backbones, "
-                        f"{len(selected)} IOEs, archive {len(archive)} DyNNs, "
+                        f"{0 if inner is None else len(selected)} IOEs, "
+                        f"archive {len(archive)} DyNNs, "
                         f"hypervolume {history[-1]:.4f}, {time.perf_counter() - t0:.1f} s")
             if gen < ooe.generations - 1:
                 population = unique(breed(parents, self.space, ooe, rng))
@@ -162,6 +204,35 @@ class BilevelSearch:
             archive = self.merge(archive, found)
         history = [self.archive_hypervolume(archive)]
         self.db.put_generation(self.run, "ioe", 0, [b.to_dict() for b in backbones], archive)
+        return SearchResult(archive, history, self.reference.tolist(), self.stats)
+
+    def run_conventional(self, references: Sequence[Backbone] | None) -> SearchResult:
+        """The paper's comparison: conventional backbones (AttentiveNAS a0-a6 where the space
+        has them, else the front of a static OOE on the same budget) given exits + DVFS."""
+        if references:
+            return self.run_ioe_only(references)
+        ooe = self.cfg.search.ooe
+        static = self.run_hadas("static")
+        n_ioe = max(1, math.ceil(ooe.population * ooe.survival_ratio)) * ooe.generations
+        backbones = [Backbone.from_dict(e["backbone"]) for e in static.archive]
+        F = archive_objectives(static.archive)
+        return self.run_ioe_only([backbones[i] for i in rank_and_crowding(F, n_ioe)])
+
+    def run_random(self) -> SearchResult:
+        """Random DyNNs: as many backbones as `hadas` sends to the IOE, each with as many
+        random (exit plan, DVFS) points as one IOE evaluates at most."""
+        ooe, ioe = self.cfg.search.ooe, self.cfg.search.ioe
+        n_backbones = max(1, math.ceil(ooe.population * ooe.survival_ratio)) * ooe.generations
+        n_dynns = ioe.population + (ioe.generations - 1) * (ioe.n_crossover + ioe.n_mutation)
+        rng = np.random.default_rng([self.cfg.seed, 3])
+        archive: list[dict[str, Any]] = []
+        for _ in range(n_backbones):
+            b = self.space.sample(rng)
+            found = [{"backbone": b.to_dict(), "dynn": d.to_dict(), "generation": 0}
+                     for d in self.random_dynns(b, n_dynns)]
+            archive = self.merge(archive, found)
+        history = [self.archive_hypervolume(archive)]
+        self.db.put_generation(self.run, "random", 0, [], archive)
         return SearchResult(archive, history, self.reference.tolist(), self.stats)
 
     def _outer_order(self, fronts: list[list[DynnResult]]) -> np.ndarray:

@@ -1,0 +1,26 @@
+"""Reading finished runs: list them, show one, compare one against a baseline run."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from hadas.errors import HadasError
+from hadas.search.metrics import EnergyGain, energy_gain
+
+
+def load_result(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / "result.json"
+    if not path.is_file():
+        raise HadasError(f"{path} not found: is {run_dir} a finished `hadas search` run?")
+    return json.loads(path.read_text())
+
+
+def list_runs(root: str | Path = "runs") -> list[tuple[Path, dict[str, Any]]]:
+    """Every finished run under `root` (folders holding a result.json)."""
+    return [(p.parent, json.loads(p.read_text())) for p in sorted(Path(root).rglob("result.json"))]
+
+
+def compare_runs(run_dir: str | Path, baseline_dir: str | Path) -> tuple[dict, dict, EnergyGain]:
+    ours, base = load_result(run_dir), load_result(baseline_dir)
+    return ours, base, energy_gain(ours["archive"], base["archive"])
