@@ -8,7 +8,8 @@ from hadas.api.search import MODES as SEARCH_MODES
 from hadas.api.search import search
 from hadas.api.supernet import configure, default_supernet_dir, describe, evaluate, train_supernet
 
-__all__ = ["SEARCH_MODES", "ExitEvaluation", "calibrate_platform", "configure", "default_supernet_dir", "describe",
-           "estimate_costs", "evaluate", "evaluate_exits", "platform_info", "platform_summaries",
-           "search", "train_exit_bank", "train_supernet", "compare_runs", "list_runs",
-           "load_result"]
+__all__ = ["SEARCH_MODES", "BoardMeasurer", "ExitEvaluation", "calibrate_platform",
+           "compare_runs", "configure", "default_supernet_dir", "describe", "estimate_costs",
+           "evaluate", "evaluate_exits", "list_runs", "load_result", "platform_info",
+           "platform_summaries", "profile", "search", "serve_agent", "train_exit_bank",
+           "train_supernet"]

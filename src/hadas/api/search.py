@@ -37,7 +37,8 @@ def embedded_config() -> Path:
 def search(config: str | Path | HadasConfig | None = None, run_dir: str | Path | None = None,
            mode: str = "hadas", backbones: str | None = None, seed: int | None = None,
            device: str = "auto", progress: bool = True,
-           report: Callable[[str], None] = print) -> tuple[SearchResult, Path]:
+           report: Callable[[str], None] = print,
+           supernet_dir: str | Path | None = None) -> tuple[SearchResult, Path]:
     """Run (or resume) a search; returns the result and the run directory."""
     if mode not in MODES:
         raise ConfigError("--mode", f"got {mode!r}", MODES)
@@ -46,7 +47,7 @@ def search(config: str | Path | HadasConfig | None = None, run_dir: str | Path |
         cfg = dataclasses.replace(cfg, seed=seed)
     run_dir = Path(run_dir) if run_dir else Path("runs") / cfg.name / f"{mode}-seed{cfg.seed}"
     platform = get_platform(cfg.search.platform)
-    supernet_dir = default_supernet_dir(cfg)
+    supernet_dir = Path(supernet_dir) if supernet_dir else default_supernet_dir(cfg)
     report(f"supernet: {supernet_dir / 'supernet.pt'} (trained on first use, then reused)")
     trained = train_supernet(cfg, supernet_dir, device, resume=True, progress=progress)
     dev = resolve_device(device)

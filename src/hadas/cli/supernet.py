@@ -8,6 +8,7 @@ from pathlib import Path
 
 from hadas import api
 from hadas.cli.common import ARCH_HELP, add_config
+from hadas.cli.search import print_front
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_describe)
 
-    p = sub.add_parser("demo", help="train the embedded supernet (cached) and evaluate min/max")
+    p = sub.add_parser("demo", help="the embedded default end to end: train the supernet "
+                       "(cached), evaluate min/max, run the bi-level search")
     add_config(p)
     p.add_argument("--out", default="runs/demo", help="run folder (default: runs/demo)")
     p.set_defaults(func=_demo)
@@ -70,15 +72,27 @@ def _describe(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    out = Path(args.out) / "supernet"
-    print(f"[1/2] training the embedded supernet ({args.config}) into {out} "
+    out = Path(args.out)
+    print(f"[1/3] training the embedded supernet ({args.config}) into {out / 'supernet'} "
           "(cached: an existing finished run is reused)")
-    result = api.train_supernet(args.config, out, args.device, resume=True, download=args.download)
+    result = api.train_supernet(args.config, out / "supernet", args.device, resume=True,
+                                download=args.download)
     print(f"      {result.epochs_done} epochs, checkpoint {result.checkpoint}")
-    print("[2/2] evaluating the smallest and largest sub-networks (BN re-estimated, top-1)")
+    print("[2/3] evaluating the smallest and largest sub-networks (BN re-estimated, top-1)")
     for arch in ("min", "max"):
         ev = api.evaluate(args.config, result.checkpoint, arch, args.device)
         print(f"      {arch}: top-1 {ev.top1:.2f}% on {ev.n_eval} {ev.split} images, "
               f"{ev.mflops:.3f} MFLOPs, {ev.mparams:.3f} M params")
-    print(f"done in {time.perf_counter() - t0:.0f} s")
+    print("[3/3] bi-level search: backbones (OOE), then exits + DVFS (IOE) of the best ones")
+    found, run_dir = api.search(args.config, out / "search", device=args.device,
+                                report=lambda line: print(f"      {line}"),
+                                supernet_dir=out / "supernet")
+    print(f"\nPareto front: {len(found.archive)} DyNNs on {found_platform(run_dir)} "
+          "(latency/energy: modelled, expected over the evaluation split)")
+    print_front(found.archive)
+    print(f"\nresults in {run_dir}; done in {time.perf_counter() - t0:.0f} s")
     return 0
+
+
+def found_platform(run_dir: Path) -> str:
+    return api.load_result(run_dir)["platform"]

@@ -1,0 +1,207 @@
+"""The device agent over real HTTP on loopback, and its client."""
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from hadas.api.board import BoardMeasurer, agent_backend
+from hadas.errors import ConfigError
+from hadas.hardware.agent import AgentBackend, AgentLimits, RemoteError, RemoteHardware, start_agent
+from hadas.hardware.agent.server import read_token
+from hadas.hardware.clocks import DvfsSetting
+from hadas.hardware.registry import get_platform
+from hadas.space import BackboneSpace, ExitPlan, candidate_positions, segments
+from conftest import CONFIGS
+
+TOKEN = "s3cret-token-0123456789abcdef"
+QUIET = dict(log=lambda line: None)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Two cores shared with other jobs: OpenMP threads spinning against them cost seconds."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def serve(backend: AgentBackend, **limits) -> Iterator[str]:
+    server = start_agent(backend, TOKEN, "127.0.0.1", 0, AgentLimits(**QUIET, **limits))
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield server.url
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def call(url: str, path: str, body: bytes | None = None, token: str | None = TOKEN,
+         method: str | None = None) -> tuple[int, dict]:
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    req = urllib.request.Request(url + path, data=body, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+XAVIER = get_platform("agx-xavier")
+EXAMPLE = {"arch": None, "exits": {"positions": [2]}, "dvfs": {"gpu": 624_750_000}, "repeats": 2}
+
+
+@pytest.fixture()
+def fake_board(tiny_cfg) -> Iterator[tuple[str, list, threading.Event]]:
+    """An agent with the AGX Xavier tables whose measurement is recorded, not run."""
+    calls, release = [], threading.Event()
+    release.set()
+
+    def measure(request):
+        calls.append(request)
+        release.wait(10)
+        return {"segments": [], "dvfs": request.dvfs, "provenance": "measured"}
+
+    backend = AgentBackend("agx-xavier", {"sensors": {}}, dict(XAVIER.dvfs_hz),
+                           lambda r: None, measure, default_repeats=3)
+    EXAMPLE["arch"] = BackboneSpace(tiny_cfg.supernet).smallest().to_dict()
+    yield from ((url, calls, release) for url in serve(backend, busy_wait_s=0.2, max_body_bytes=4096))
+
+
+def test_token_is_required_on_every_endpoint(fake_board):
+    url, calls, _ = fake_board
+    for token in (None, "wrong", TOKEN[:-1]):
+        status, body = call(url, "/v1/info", token=token)
+        assert status == 401 and "token" in body["error"]
+        status, _ = call(url, "/v1/measure", json.dumps(EXAMPLE).encode(), token=token)
+        assert status == 401
+    assert calls == []
+    status, info = call(url, "/v1/info")
+    assert status == 200 and info["platform"] == "agx-xavier"
+    assert info["dvfs_hz"]["gpu"][-1] == 1_377_000_000
+
+
+def test_frequency_not_in_the_table_is_400(fake_board):
+    url, calls, _ = fake_board
+    status, body = call(url, "/v1/measure", json.dumps({**EXAMPLE, "dvfs": {"gpu": 500_000_000}}).encode())
+    assert status == 400 and body["error"].startswith("dvfs.gpu: 500000000 Hz is not in the agx-xavier")
+    assert "1377000000" in body["error"]
+    status, body = call(url, "/v1/measure", json.dumps({**EXAMPLE, "dvfs": {"dla": 1}}).encode())
+    assert status == 400 and "cpu, emc, gpu" in body["error"]
+    assert calls == []
+
+
+@pytest.mark.parametrize("body,snippet", [
+    (b"{not json", "malformed JSON"), (b"[1, 2]", "must be a JSON object"),
+    (json.dumps({"exits": {"positions": []}}).encode(), "arch: missing"),
+    (json.dumps({"arch": {"resolution": 24}, "exits": {"positions": []}}).encode(), "arch.width: missing"),
+    (json.dumps({"arch": None, "exits": {"positions": []}, "code": "import os"}).encode(), "code: unknown key"),
+])
+def test_malformed_requests_are_400(fake_board, body, snippet):
+    url, calls, _ = fake_board
+    status, answer = call(url, "/v1/measure", body)
+    assert status == 400 and snippet in answer["error"]
+    assert calls == []
+
+
+def test_wrong_path_method_and_size(fake_board):
+    url, _, _ = fake_board
+    assert call(url, "/v1/nothing")[0] == 404
+    assert call(url, "/v1/measure")[0] == 405
+    assert call(url, "/v1/info", b"{}")[0] == 405
+    status, body = call(url, "/v1/measure", b"x" * 5000)
+    assert status == 413 and "4096-byte limit" in body["error"]
+
+
+def test_one_measurement_at_a_time(fake_board):
+    url, calls, release = fake_board
+    release.clear()
+    first = threading.Thread(target=call, args=(url, "/v1/measure", json.dumps(EXAMPLE).encode()))
+    first.start()
+    try:
+        while not calls:
+            threading.Event().wait(0.01)
+        status, body = call(url, "/v1/measure", json.dumps(EXAMPLE).encode())
+        assert status == 503 and "busy" in body["error"]
+    finally:
+        release.set()
+        first.join()
+    assert len(calls) == 1 and calls[0].repeats == 2 and calls[0].dvfs == {"gpu": 624_750_000}
+
+
+@pytest.fixture(scope="module")
+def local_agent() -> Iterator[str]:
+    measurer = BoardMeasurer(CONFIGS / "tiny-digits.yaml", "local", device="cpu", warmup=1)
+    yield from serve(agent_backend(measurer, default_repeats=3))
+
+
+def test_valid_request_is_measured_on_this_machine(local_agent, tiny_cfg):
+    space = BackboneSpace(tiny_cfg.supernet)
+    backbone = space.smallest()
+    positions = candidate_positions(backbone.n_blocks, tiny_cfg.exits.first_exit_block)[:2]
+    plan = ExitPlan(positions)
+    status, body = call(local_agent, "/v1/measure", json.dumps(
+        {"arch": backbone.to_dict(), "exits": plan.to_dict(), "repeats": 3}).encode())
+    assert status == 200, body
+    expected = segments(space.skeleton(backbone), plan, tiny_cfg.exits.exit_channels)
+    assert [(s["kind"], s["index"]) for s in body["segments"]] == [(s.kind, s.index) for s in expected]
+    for seg in body["segments"]:
+        assert seg["latency_ms"] > 0 and seg["provenance"] == "measured"
+        assert (seg["energy_mj"] is None) == (seg["energy_unavailable"] is not None)
+    assert body["dvfs"] == {} and "clocks left alone" in body["dvfs_note"]
+
+
+def test_client_round_trip_and_errors(local_agent, tiny_cfg):
+    client = RemoteHardware(local_agent, TOKEN)
+    info = client.info()
+    assert info["platform"] == "local" and info["dvfs_hz"] == {}
+    assert info["config"]["name"] == "tiny-digits"
+    space = BackboneSpace(tiny_cfg.supernet)
+    result = client.measure(space.largest(), ExitPlan(()), repeats=2)
+    assert len(result["segments"]) == 1 and result["segments"][0]["kind"] == "backbone"
+    with pytest.raises(RemoteError, match="answered 400: dvfs.gpu: platform local cannot set") as info:
+        client.measure(space.smallest(), ExitPlan(()), {"gpu": 1_377_000_000})
+    assert info.value.status == 400
+    with pytest.raises(RemoteError, match="answered 400: exits.positions: 0 is not a candidate"):
+        client.measure(space.smallest(), ExitPlan((0,)))
+    with pytest.raises(RemoteError, match="answered 401") as info:
+        RemoteHardware(local_agent, "wrong").info()
+    assert info.value.status == 401
+    costs = client.segment_costs(space.skeleton(space.smallest()), ExitPlan((2,)),
+                                 DvfsSetting.reference(get_platform("local")))
+    assert costs.kinds == ("backbone", "exit", "backbone") and costs.platform == "local"
+    assert (costs.latency_ms > 0).all() and dict(costs.freq_hz) == {}  # local: clocks untouched
+    assert costs.provenance["latency_ms"] == "measured"
+    assert np.isnan(costs.energy_mj).all() == costs.provenance["energy_mj"].startswith("unavailable")
+    with pytest.raises(RemoteError, match="cannot reach the agent"):
+        RemoteHardware("http://127.0.0.1:9", TOKEN, timeout_s=2).info()
+
+
+def test_token_file_must_hold_a_real_secret(tmp_path):
+    (tmp_path / "t").write_text("short\n")
+    with pytest.raises(ConfigError, match="--token-file"):
+        read_token(tmp_path / "t")
+    (tmp_path / "t").write_text(f"  {TOKEN}\n")
+    assert read_token(tmp_path / "t") == TOKEN
+
+
+def test_slow_client_times_out_with_408(tiny_cfg):
+    import socket
+
+    backend = AgentBackend("local", {}, {}, lambda r: None, lambda r: {}, 3)
+    for url in serve(backend, socket_timeout_s=0.3):
+        host, port = url[len("http://"):].split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(f"POST /v1/measure HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+                         "Content-Length: 100\r\n\r\n{".encode())
+            answer = sock.recv(4096).decode()
+        assert answer.startswith("HTTP/1.1 408") and "not received within 0.3 s" in answer
