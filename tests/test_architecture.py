@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "hadas"
-SHARED = {"errors", "config"}  # leaf modules any room may use (config imports space + errors)
+SHARED = {"errors", "config", "atomic"}  # leaves any room may use (config imports space, errors)
 ALLOWED = {
     "errors": set(),
+    "atomic": set(),
     "config": {"errors", "space"},
     "space": {"errors"},
     "model": {"space"},
@@ -24,7 +25,7 @@ ALLOWED = {
             "storage"},
     "cli": {"api"},
 }
-NO_TORCH = {"errors", "config", "space", "storage"}
+NO_TORCH = {"errors", "config", "atomic", "space", "storage"}
 # hardware works on skeletons; only its measurement backends may touch torch (lazily)
 TORCH_ONLY_IN = {"hardware": "measure"}
 

@@ -1,8 +1,6 @@
 """Search building blocks: the exit/DVFS genome, NSGA-II selection, breeding, the IOE."""
 from __future__ import annotations
 
-import itertools
-import math
 
 import numpy as np
 import pytest

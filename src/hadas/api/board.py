@@ -7,6 +7,8 @@ say so.
 """
 from __future__ import annotations
 
+import contextlib
+
 import platform as host_platform
 import threading
 from collections.abc import Mapping
@@ -341,10 +343,8 @@ def pin_clocks(setting: Mapping[str, int], hold_s: float | None = None, dry_run:
         print(f"{'dry-run: would pin' if dry_run else 'pinned'} "
               + ", ".join(f"{d}={hz}" for d, hz in applied.items()), flush=True)
         if not dry_run:
-            try:
+            with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the hold; clocks restored
                 time.sleep(hold_s) if hold_s is not None else threading.Event().wait()
-            except KeyboardInterrupt:
-                pass
     return applied
 
 

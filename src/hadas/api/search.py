@@ -4,12 +4,13 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO, Any
 
 from hadas.api.supernet import configure, default_supernet_dir, train_supernet
+from hadas.atomic import write_atomic
 from hadas.config import HadasConfig
 from hadas.data import load_data
 from hadas.errors import ConfigError
@@ -95,20 +96,21 @@ def write_result(run_dir: Path, cfg: HadasConfig, mode: str, result: SearchResul
                "evaluations": {"computed": result.stats.computed, "cached": result.stats.cached,
                                "seconds": result.stats.seconds},
                "archive": result.archive}
-    tmp = run_dir / "result.json.tmp"
-    tmp.write_text(json.dumps(payload, indent=1))
-    os.replace(tmp, run_dir / "result.json")
-    with open(run_dir / "result.csv.tmp", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["resolution", "width", "depth", "kernel_size", "expand_ratio", "exits",
-                    "policy", "threshold", "cpu_hz", "gpu_hz", "emc_hz", "top1", "latency_ms",
-                    "energy_mj", "exit_rates", "latency_provenance", "energy_provenance"])
-        for e in result.archive:
-            b, d = e["backbone"], e["dynn"]
-            w.writerow([b["resolution"], b["width"], b["depth"], b["kernel_size"],
-                        b["expand_ratio"], d["exits"]["positions"], d["exits"]["policy"],
-                        d["exits"]["threshold"], d["dvfs_hz"].get("cpu"), d["dvfs_hz"].get("gpu"),
-                        d["dvfs_hz"].get("emc"), round(d["top1"], 3), round(d["latency_ms"], 4),
-                        round(d["energy_mj"], 4), [round(r, 4) for r in d["exit_rates"]],
-                        d["provenance"].get("latency_ms"), d["provenance"].get("energy_mj")])
-    os.replace(run_dir / "result.csv.tmp", run_dir / "result.csv")
+    write_atomic(run_dir / "result.json", lambda f: json.dump(payload, f, indent=1), binary=False)
+    write_atomic(run_dir / "result.csv", lambda f: write_csv(f, result.archive), binary=False)
+
+
+def write_csv(f: IO[str], archive: list[dict[str, Any]]) -> None:
+    """One row per DyNN of the archive."""
+    w = csv.writer(f)
+    w.writerow(["resolution", "width", "depth", "kernel_size", "expand_ratio", "exits",
+                "policy", "threshold", "cpu_hz", "gpu_hz", "emc_hz", "top1", "latency_ms",
+                "energy_mj", "exit_rates", "latency_provenance", "energy_provenance"])
+    for e in archive:
+        b, d = e["backbone"], e["dynn"]
+        w.writerow([b["resolution"], b["width"], b["depth"], b["kernel_size"],
+                    b["expand_ratio"], d["exits"]["positions"], d["exits"]["policy"],
+                    d["exits"]["threshold"], d["dvfs_hz"].get("cpu"), d["dvfs_hz"].get("gpu"),
+                    d["dvfs_hz"].get("emc"), round(d["top1"], 3), round(d["latency_ms"], 4),
+                    round(d["energy_mj"], 4), [round(r, 4) for r in d["exit_rates"]],
+                    d["provenance"].get("latency_ms"), d["provenance"].get("energy_mj")])

@@ -9,13 +9,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from hadas.atomic import write_atomic
 from hadas.config import HadasConfig
 from hadas.data import DataSplits, TensorLoader
 from hadas.exits.cache import ExitCache, build_exit_cache
@@ -106,7 +106,5 @@ def prepare_exits(cfg: HadasConfig, supernet: Supernet, supernet_id: str, backbo
                 "accuracy": [round(float(a), 3) for a in cache.accuracy()]}
         if trained_now:
             meta["train_seconds"] = round(train_seconds, 2)
-        tmp = folder / "meta.json.tmp"
-        tmp.write_text(json.dumps(meta, indent=1))
-        os.replace(tmp, folder / "meta.json")
+        write_atomic(folder / "meta.json", lambda f: json.dump(meta, f, indent=1), binary=False)
     return ExitArtifacts(key, folder, net, cache, history, trained_now)

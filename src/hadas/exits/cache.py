@@ -5,14 +5,13 @@ Stored compactly as a compressed .npz: predictions int16, correctness bool, scor
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from hadas.atomic import write_atomic
 from hadas.data import TensorLoader
 from hadas.exits.heads import exit_scores
 from hadas.exits.network import MultiExitNetwork
@@ -42,17 +41,12 @@ class ExitCache:
 
     def save(self, path: str | Path) -> None:
         """Atomic write (tmp + rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays = dict(positions=np.array(self.positions, dtype=np.int64), labels=self.labels,
                       pred=self.pred, correct=self.correct, max_softmax=self.max_softmax,
                       entropy=self.entropy)
         if self.confidence is not None:
             arrays["confidence"] = self.confidence
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, path)
+        write_atomic(path, lambda f: np.savez_compressed(f, **arrays))
 
     @classmethod
     def load(cls, path: str | Path) -> "ExitCache":

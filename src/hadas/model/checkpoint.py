@@ -6,9 +6,7 @@ Any missing, mis-shaped or unused tensor is an error that names it.
 """
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from hadas.atomic import write_atomic
 from hadas.errors import CheckpointError
 
 FORMAT = "hadas-supernet/1"
@@ -99,15 +98,4 @@ def load_supernet_state(model: nn.Module, payload: Mapping[str, Any],
 
 def save_atomic(payload: Mapping[str, Any], path: str | Path) -> None:
     """Write a torch file atomically: a crash leaves either the old or the new file, whole."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(dict(payload), f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda f: torch.save(dict(payload), f))

@@ -1,7 +1,6 @@
 """Find a board's clock nodes under a root; paths moved between L4T releases (PLATFORMS.md §5)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 from hadas.hardware.dvfs.domains import BpmpEmcDomain, ClockDomain, CpuDomain, DevfreqDomain
 from hadas.hardware.dvfs.sysfs import SysfsIO

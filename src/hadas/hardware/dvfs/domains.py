@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hadas.hardware.dvfs.sysfs import DvfsError, SysfsIO
+from hadas.hardware.dvfs.sysfs import SysfsIO
 
 
 def write_range(io: SysfsIO, min_path: Path, max_path: Path, new_min: int, new_max: int) -> None:
