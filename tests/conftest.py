@@ -34,3 +34,14 @@ def raises_config_error(field: str, *snippets: str) -> Iterator[None]:
     assert info.value.field == field, message
     assert message.startswith(f"{field}: ") and "\n" not in message, message
     assert all(s in message for s in snippets), message
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Two cores shared with other jobs: OpenMP threads spinning against them cost seconds."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -23,15 +23,7 @@ TOKEN = "s3cret-token-0123456789abcdef"
 QUIET = dict(log=lambda line: None)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Two cores shared with other jobs: OpenMP threads spinning against them cost seconds."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def serve(backend: AgentBackend, **limits) -> Iterator[str]:

@@ -16,15 +16,7 @@ from hadas.hardware.measure import (PowerSampler, RaplCounter, Unavailable, ener
 from hadas.hardware.measure.latency import summarize
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Two cores shared with other jobs: OpenMP threads spinning against them cost seconds."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class Sleep(nn.Module):

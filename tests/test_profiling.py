@@ -21,15 +21,7 @@ TINY = str(CONFIGS / "tiny-digits.yaml")
 FAST = dict(repeats=2, warmup=0, device="cpu", progress=False)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Two cores shared with other jobs: OpenMP threads spinning against them cost seconds."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_local_profile_has_min_max_and_segments_in_order(tmp_path, tiny_cfg):
