@@ -66,8 +66,9 @@ def restrict(space: ExitDvfsSpace, inner: str, reference_dvfs: dict[str, int]) -
 class SearchStats:
     computed: dict[str, int] = field(default_factory=lambda: {"backbone": 0, "ioe": 0})
     cached: dict[str, int] = field(default_factory=lambda: {"backbone": 0, "ioe": 0})
-    seconds: dict[str, float] = field(default_factory=lambda: {"backbone": 0.0, "ioe": 0.0,
-                                                               "storage": 0.0})
+    # wall time per phase; "ioe" includes "exit_training" (its exit banks) and "inner_search"
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
+        ("backbone", "ioe", "exit_training", "inner_search", "storage"), 0.0))
 
 
 @dataclass
@@ -115,10 +116,14 @@ class BilevelSearch:
     def ioe(self, b: Backbone, inner: str = "exits+dvfs") -> list[DynnResult]:
         """The IOE front of a backbone; its generator depends on (seed, backbone) only."""
         def compute() -> dict[str, Any]:
+            t0 = time.perf_counter()
             space, evaluator = self.ev.ioe_problem(b)
+            t1 = time.perf_counter()
             space = restrict(space, inner, self.ev.reference_dvfs)
             rng = np.random.default_rng([self.cfg.seed, zlib.crc32(b.key.encode())])
             result = run_ioe(space, evaluator.evaluate, self.cfg.search.ioe, rng)
+            self.stats.seconds["exit_training"] += t1 - t0
+            self.stats.seconds["inner_search"] += time.perf_counter() - t1
             return {"front": [r.to_dict() for r in result.front],
                     "n_evaluated": len(result.evaluated)}
         value = self._cached("ioe", {"backbone": b.to_dict(), "inner": inner}, compute)
