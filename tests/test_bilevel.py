@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from hadas.evaluation.dynamic import DynnResult
+from hadas.evaluation.executors import create_executor
 from hadas.search.bilevel import BilevelSearch, archive_objectives
 from hadas.search.metrics import energy_gain
 from hadas.space import Backbone, ExitDvfsSpace, ExitPlan
@@ -143,3 +145,41 @@ def test_energy_gain_at_equal_accuracy():
     assert (gain.matched, gain.unmatched) == (2, 1)
     assert gain.max_pct == pytest.approx(50.0) and gain.mean_pct == pytest.approx(35.0)
     assert energy_gain([], baseline).max_pct is None
+
+
+def build_synthetic() -> Synthetic:
+    """Picklable factory: every worker builds its own evaluators."""
+    return Synthetic()
+
+
+def _with_executor(tiny_cfg, run_dir, executor):
+    with RunDatabase(run_dir) as db:
+        db.open_run("hadas", tiny_cfg.fingerprint, tiny_cfg.seed, {})
+        search = BilevelSearch(tiny_cfg, Synthetic(), db, "hadas", lambda s: None, executor)
+        try:
+            return search.run_hadas()
+        finally:
+            executor.close()
+
+
+@pytest.fixture
+def local_ray():
+    """A local Ray on 2 CPUs whose workers can import this test module."""
+    ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'hadas[ray]'")
+    tests = str(Path(__file__).parent)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": tests}})
+    yield
+    ray.shutdown()
+
+
+@pytest.mark.parametrize("name", ["process", "ray"])
+def test_every_executor_gives_the_serial_result(tiny_cfg, tmp_path, name, request):
+    if name == "ray":
+        request.getfixturevalue("local_ray")
+    serial = _run(tiny_cfg, tmp_path / "serial", Synthetic())
+    other = _with_executor(tiny_cfg, tmp_path / name,
+                           create_executor(name, build_synthetic, workers=2))
+    assert other.archive == serial.archive
+    assert other.hypervolume == serial.hypervolume
+    assert other.stats.computed == serial.stats.computed

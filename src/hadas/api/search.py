@@ -1,8 +1,10 @@
 """The search: `hadas search` on the embedded default or any config, resumable."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -12,12 +14,10 @@ from typing import IO, Any
 from hadas.api.supernet import configure, default_supernet_dir, train_supernet
 from hadas.atomic import write_atomic
 from hadas.config import HadasConfig
-from hadas.data import load_data
 from hadas.errors import ConfigError
-from hadas.evaluation.pipeline import HadasEvaluators
-from hadas.exits import file_checksum
-from hadas.hardware import HardwareModel, get_platform
-from hadas.model import load_supernet, resolve_device
+from hadas.evaluation.executors import create_executor
+from hadas.evaluation.pipeline import build_evaluators
+from hadas.hardware import get_platform
 from hadas.search.bilevel import BilevelSearch, SearchResult
 from hadas.space import ATTENTIVENAS, Backbone, BackboneSpace, resolve_arch
 from hadas.storage import RunDatabase
@@ -39,29 +39,28 @@ def search(config: str | Path | HadasConfig | None = None, run_dir: str | Path |
            mode: str = "hadas", backbones: str | None = None, seed: int | None = None,
            device: str = "auto", progress: bool = True,
            report: Callable[[str], None] = print,
-           supernet_dir: str | Path | None = None) -> tuple[SearchResult, Path]:
+           supernet_dir: str | Path | None = None, executor: str = "serial",
+           address: str | None = None, workers: int | None = None) -> tuple[SearchResult, Path]:
     """Run (or resume) a search; returns the result and the run directory."""
     if mode not in MODES:
         raise ConfigError("--mode", f"got {mode!r}", MODES)
-    cfg = configure(config if config is not None else embedded_config())
-    if seed is not None:
-        cfg = dataclasses.replace(cfg, seed=seed)
+    base = configure(config if config is not None else embedded_config())
+    # --seed reseeds the search; the supernet stays the one trained with the config's seed
+    cfg = base if seed is None else dataclasses.replace(base, seed=seed)
     run_dir = Path(run_dir) if run_dir else Path("runs") / cfg.name / f"{mode}-seed{cfg.seed}"
     platform = get_platform(cfg.search.platform)
     supernet_dir = Path(supernet_dir) if supernet_dir else default_supernet_dir(cfg)
     report(f"supernet: {supernet_dir / 'supernet.pt'} (trained on first use, then reused)")
-    trained = train_supernet(cfg, supernet_dir, device, resume=True, progress=progress)
-    dev = resolve_device(device)
-    supernet = load_supernet(cfg, trained.checkpoint, dev)
-    hardware = HardwareModel(platform, exit_channels=cfg.exits.exit_channels)
-    evaluators = HadasEvaluators(cfg, supernet, file_checksum(trained.checkpoint),
-                                 load_data(cfg.data), hardware, str(supernet_dir / "exits"), dev,
-                                 progress)
+    trained = train_supernet(base, supernet_dir, device, resume=True, progress=progress)
+    build = functools.partial(build_evaluators, cfg, str(trained.checkpoint), platform.name,
+                              str(supernet_dir / "exits"), device)
+    evaluators = build(progress=progress and executor == "serial")
+    pool = create_executor(executor, build, evaluators, address, workers)
     t0 = time.perf_counter()
-    with RunDatabase(run_dir) as db:
+    with RunDatabase(run_dir) as db, contextlib.closing(pool):
         db.open_run(mode, cfg.fingerprint, cfg.seed,
                     {"config": cfg.to_dict(), "mode": mode, "backbones": backbones})
-        engine = BilevelSearch(cfg, evaluators, db, mode, report)
+        engine = BilevelSearch(cfg, evaluators, db, mode, report, pool)
         if mode == "ioe":
             if not backbones:
                 raise ConfigError("--backbones", "mode ioe needs backbones, e.g. a0,a6 or max")

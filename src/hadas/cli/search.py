@@ -22,6 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backbones", help="for --mode ioe: a0,a6 | min,max | arch JSON (';'-separated)")
     p.add_argument("--seed", type=int, help="overrides the config's seed")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--executor", default="serial", choices=("serial", "process", "ray"),
+                   help="where evaluations run (same seed, same result on each)")
+    p.add_argument("--address", help="Ray cluster address (default: start a local one)")
+    p.add_argument("--workers", type=int, help="worker processes or Ray actors")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_search)
 
@@ -54,7 +58,8 @@ def print_front(archive: Sequence[dict[str, Any]]) -> None:
 
 def _search(args: argparse.Namespace) -> int:
     result, run_dir = api.search(args.config, args.run_dir, args.mode, args.backbones, args.seed,
-                                 args.device, progress=not args.quiet)
+                                 args.device, progress=not args.quiet, executor=args.executor,
+                                 address=args.address, workers=args.workers)
     s = result.stats
     print(f"\nPareto front: {len(result.archive)} DyNNs (error %, latency and energy per "
           f"inference: expected values over the evaluation split)")

@@ -21,7 +21,10 @@ from hadas.evaluation.backbone import evaluate_backbone
 from hadas.evaluation.dynamic import DynnEvaluator
 from hadas.exits import ExitSimulator, prepare_exits
 from hadas.hardware import DvfsSetting, HardwareModel
-from hadas.model import Supernet
+from hadas.data import load_data
+from hadas.exits import file_checksum
+from hadas.hardware import get_platform
+from hadas.model import Supernet, load_supernet, resolve_device
 from hadas.space import Backbone, ExitDvfsSpace, ExitPlan
 
 
@@ -79,3 +82,13 @@ class HadasEvaluators:
         grid = self.hardware.costs_grid(sk, ExitPlan(()))
         return np.array([100.0, float(grid.total_latency_ms.max()),
                          float(grid.total_energy_mj.max())])
+
+
+def build_evaluators(cfg: HadasConfig, checkpoint: str, platform: str, exits_root: str,
+                     device: str = "auto", progress: bool = False) -> HadasEvaluators:
+    """Load what the evaluators need (supernet, data, hardware model); executors call this
+    once per worker, so it takes only picklable arguments."""
+    dev = resolve_device(device)
+    hardware = HardwareModel(get_platform(platform), exit_channels=cfg.exits.exit_channels)
+    return HadasEvaluators(cfg, load_supernet(cfg, checkpoint, dev), file_checksum(checkpoint),
+                           load_data(cfg.data), hardware, exits_root, dev, progress)

@@ -18,9 +18,9 @@ so rerunning an interrupted search replays it from the database to the same resu
 """
 from __future__ import annotations
 
+import json
 import math
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -30,9 +30,10 @@ import numpy as np
 from hadas.config import HadasConfig
 from hadas.evaluation.dynamic import DynnEvaluator, DynnResult
 from hadas.search.evolution import breed, unique
-from hadas.search.ioe import run_ioe
+from hadas.evaluation.executors import SerialExecutor
 from hadas.search.pymoo_seam import hypervolume
 from hadas.search.selection import nondominated_rank, pareto_indices, rank_and_crowding
+from hadas.search.tasks import Task, run_task
 from hadas.space import Backbone, BackboneSpace, ExitDvfsSpace, ExitPlan
 from hadas.storage import RunDatabase
 
@@ -51,22 +52,11 @@ class Evaluators(Protocol):
 INNER = {"hadas": "exits+dvfs", "exits-only": "exits", "dvfs-only": "dvfs", "static": None}
 
 
-def restrict(space: ExitDvfsSpace, inner: str, reference_dvfs: dict[str, int]) -> ExitDvfsSpace:
-    """The inner space of a baseline: clocks fixed to the reference ones, or no exits."""
-    if inner == "exits+dvfs":
-        return space
-    if inner == "exits":
-        return ExitDvfsSpace(space.positions, space.thresholds,
-                             {d: (reference_dvfs[d],) for d in space.domains}, space.policy,
-                             space.min_exits, space.max_exits)
-    return ExitDvfsSpace((), space.thresholds[:1], space.tables, space.policy, 0, 0)
-
-
 @dataclass
 class SearchStats:
     computed: dict[str, int] = field(default_factory=lambda: {"backbone": 0, "ioe": 0})
     cached: dict[str, int] = field(default_factory=lambda: {"backbone": 0, "ioe": 0})
-    # wall time per phase; "ioe" includes "exit_training" (its exit banks) and "inner_search"
+    # compute time per phase (summed over workers); "ioe" = "exit_training" + "inner_search"
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
         ("backbone", "ioe", "exit_training", "inner_search", "storage"), 0.0))
 
@@ -85,63 +75,58 @@ def archive_objectives(archive: Sequence[dict[str, Any]]) -> np.ndarray:
 
 class BilevelSearch:
     def __init__(self, cfg: HadasConfig, evaluators: Evaluators, db: RunDatabase, run: str,
-                 report: Callable[[str], None] = print):
+                 report: Callable[[str], None] = print, executor: Any = None):
         self.cfg, self.ev, self.db, self.run, self.report = cfg, evaluators, db, run, report
+        self.executor = executor or SerialExecutor(evaluators)
         self.space = BackboneSpace(cfg.supernet)
         self.stats = SearchStats()
         self.reference = evaluators.reference_point()
 
-    # -- cached evaluations ----------------------------------------------------------------------
-    def _cached(self, kind: str, part: Any, compute: Callable[[], Any]) -> Any:
+    # -- evaluations, through the run database and the executor --------------------------------
+    def evaluate(self, kind: str, parts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The value of every part: from the database, or computed by the executor and stored
+        as soon as each one comes back (equal parts are computed once)."""
         fp = self.ev.fingerprints[kind]
         t0 = time.perf_counter()
-        value = self.db.get_evaluation(fp, part)
+        values = [self.db.get_evaluation(fp, p) for p in parts]
         self.stats.seconds["storage"] += time.perf_counter() - t0
-        if value is not None:
-            self.stats.cached[kind] += 1
-            return value
-        t0 = time.perf_counter()
-        value = compute()
-        seconds = time.perf_counter() - t0
-        self.stats.seconds[kind] += seconds
-        self.stats.computed[kind] += 1
-        t0 = time.perf_counter()
-        self.db.put_evaluation(fp, part, value, seconds)
-        self.stats.seconds["storage"] += time.perf_counter() - t0
-        return value
-
-    def backbone(self, b: Backbone) -> dict[str, Any]:
-        return self._cached("backbone", b.to_dict(), lambda: self.ev.backbone(b))
-
-    def ioe(self, b: Backbone, inner: str = "exits+dvfs") -> list[DynnResult]:
-        """The IOE front of a backbone; its generator depends on (seed, backbone) only."""
-        def compute() -> dict[str, Any]:
+        missing: dict[str, list[int]] = {}
+        for i, (part, value) in enumerate(zip(parts, values)):
+            if value is None:
+                missing.setdefault(json.dumps(part, sort_keys=True), []).append(i)
+            else:
+                self.stats.cached[kind] += 1
+        todo = [parts[where[0]] for where in missing.values()]
+        tasks = [Task(kind, p, self.cfg.seed, self.cfg.search.ioe) for p in todo]
+        for j, (value, phases) in self.executor.imap(run_task, tasks):
             t0 = time.perf_counter()
-            space, evaluator = self.ev.ioe_problem(b)
-            t1 = time.perf_counter()
-            space = restrict(space, inner, self.ev.reference_dvfs)
-            rng = np.random.default_rng([self.cfg.seed, zlib.crc32(b.key.encode())])
-            result = run_ioe(space, evaluator.evaluate, self.cfg.search.ioe, rng)
-            self.stats.seconds["exit_training"] += t1 - t0
-            self.stats.seconds["inner_search"] += time.perf_counter() - t1
-            return {"front": [r.to_dict() for r in result.front],
-                    "n_evaluated": len(result.evaluated)}
-        value = self._cached("ioe", {"backbone": b.to_dict(), "inner": inner}, compute)
-        return [DynnResult.from_dict(d) for d in value["front"]]
+            self.db.put_evaluation(fp, todo[j], value, sum(phases.values()))
+            self.stats.seconds["storage"] += time.perf_counter() - t0
+            self.stats.computed[kind] += 1
+            self.stats.seconds[kind] += sum(phases.values())
+            for phase, seconds in phases.items():
+                self.stats.seconds[phase] = self.stats.seconds.get(phase, 0.0) + seconds
+            for i in missing[json.dumps(todo[j], sort_keys=True)]:
+                values[i] = value
+        return values
 
-    def random_dynns(self, b: Backbone, n: int) -> list[DynnResult]:
-        """n random (exit plan, DVFS) DyNNs of a backbone (the `random` baseline)."""
-        def compute() -> dict[str, Any]:
-            space, evaluator = self.ev.ioe_problem(b)
-            rng = np.random.default_rng([self.cfg.seed, zlib.crc32(b.key.encode()), 2])
-            found = [evaluator.evaluate(*space.decode(space.sample(rng))) for _ in range(n)]
-            return {"dynns": [r.to_dict() for r in found]}
-        value = self._cached("ioe", {"backbone": b.to_dict(), "random": n}, compute)
-        return [DynnResult.from_dict(d) for d in value["dynns"]]
+    def backbones(self, backbones: Sequence[Backbone]) -> list[dict[str, Any]]:
+        return self.evaluate("backbone", [{"backbone": b.to_dict()} for b in backbones])
 
-    def static_dynn(self, b: Backbone) -> DynnResult:
-        """The backbone alone: no exits, reference clocks."""
-        s = self.backbone(b)
+    def ioes(self, backbones: Sequence[Backbone], inner: str = "exits+dvfs"
+             ) -> list[list[DynnResult]]:
+        """The IOE front of each backbone; its generator depends on (seed, backbone) only."""
+        values = self.evaluate("ioe", [{"backbone": b.to_dict(), "inner": inner}
+                                       for b in backbones])
+        return [[DynnResult.from_dict(d) for d in v["front"]] for v in values]
+
+    def random_dynns(self, backbones: Sequence[Backbone], n: int) -> list[list[DynnResult]]:
+        """n random (exit plan, DVFS) DyNNs of each backbone (the `random` baseline)."""
+        values = self.evaluate("ioe", [{"backbone": b.to_dict(), "random": n} for b in backbones])
+        return [[DynnResult.from_dict(d) for d in v["dynns"]] for v in values]
+
+    def static_dynn(self, s: dict[str, Any]) -> DynnResult:
+        """A backbone alone (its `backbones` value): no exits, reference clocks."""
         return DynnResult(ExitPlan(()), dict(self.ev.reference_dvfs), s["top1"], s["latency_ms"],
                           s["energy_mj"], (1.0,), (s["top1"],), dict(s.get("provenance", {})))
 
@@ -176,15 +161,15 @@ class BilevelSearch:
             t0 = time.perf_counter()
             pool = unique([*parents, *population])
             backbones = [self.space.decode(g) for g in pool]
-            static = [self.backbone(b) for b in backbones]
+            static = self.backbones(backbones)
             F = np.array([[100.0 - s["top1"], s["latency_ms"], s["energy_mj"]] for s in static])
             if inner is None:
                 selected = rank_and_crowding(F, n_parents)
-                fronts = [[self.static_dynn(backbones[i])] for i in selected]
+                fronts = [[self.static_dynn(static[i])] for i in selected]
                 parents = [pool[i] for i in selected]
             else:
                 selected = rank_and_crowding(F, n_ioe)
-                fronts = [self.ioe(backbones[i], inner) for i in selected]
+                fronts = self.ioes([backbones[i] for i in selected], inner)
                 order = self._outer_order(fronts)
                 parents = [pool[selected[i]] for i in order[:n_parents]]
             found = [{"backbone": backbones[i].to_dict(), "dynn": d.to_dict(), "generation": gen}
@@ -202,11 +187,10 @@ class BilevelSearch:
 
     def run_ioe_only(self, backbones: Sequence[Backbone]) -> SearchResult:
         """The IOE of given backbones (the original script's IOE-only mode)."""
-        archive: list[dict[str, Any]] = []
-        for b in backbones:
-            found = [{"backbone": b.to_dict(), "dynn": d.to_dict(), "generation": 0}
-                     for d in self.ioe(self.space.validate(b))]
-            archive = self.merge(archive, found)
+        backbones = [self.space.validate(b) for b in backbones]
+        found = [{"backbone": b.to_dict(), "dynn": d.to_dict(), "generation": 0}
+                 for b, front in zip(backbones, self.ioes(backbones)) for d in front]
+        archive = self.merge([], found)
         history = [self.archive_hypervolume(archive)]
         self.db.put_generation(self.run, "ioe", 0, [b.to_dict() for b in backbones], archive)
         return SearchResult(archive, history, self.reference.tolist(), self.stats)
@@ -230,12 +214,11 @@ class BilevelSearch:
         n_backbones = max(1, math.ceil(ooe.population * ooe.survival_ratio)) * ooe.generations
         n_dynns = ioe.population + (ioe.generations - 1) * (ioe.n_crossover + ioe.n_mutation)
         rng = np.random.default_rng([self.cfg.seed, 3])
-        archive: list[dict[str, Any]] = []
-        for _ in range(n_backbones):
-            b = self.space.sample(rng)
-            found = [{"backbone": b.to_dict(), "dynn": d.to_dict(), "generation": 0}
-                     for d in self.random_dynns(b, n_dynns)]
-            archive = self.merge(archive, found)
+        backbones = [self.space.sample(rng) for _ in range(n_backbones)]
+        found = [{"backbone": b.to_dict(), "dynn": d.to_dict(), "generation": 0}
+                 for b, dynns in zip(backbones, self.random_dynns(backbones, n_dynns))
+                 for d in dynns]
+        archive = self.merge([], found)
         history = [self.archive_hypervolume(archive)]
         self.db.put_generation(self.run, "random", 0, [], archive)
         return SearchResult(archive, history, self.reference.tolist(), self.stats)

@@ -1,0 +1,117 @@
+"""Executors: where the evaluators live and tasks run. Same tasks, same results, anywhere.
+
+- `SerialExecutor`: in this process (default).
+- `ProcessExecutor`: local worker processes (spawned), each building its evaluators (and so
+  loading the supernet and the data) once.
+- `RayExecutor`: Ray actors on an existing or local cluster, each holding its evaluators.
+Only the driver writes to the run database; results come back as plain JSON-ready values.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any
+
+from hadas.errors import ConfigError, HadasError
+
+EXECUTORS = ("serial", "process", "ray")
+_worker_state: Any = None
+
+
+class SerialExecutor:
+    def __init__(self, state: Any):
+        self.state = state
+
+    def imap(self, fn: Callable[[Any, Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+        """(index, fn(state, item)) for every item, as they finish."""
+        for i, item in enumerate(items):
+            yield i, fn(self.state, item)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _init_worker(build: Callable[[], Any], threads: int) -> None:
+    """Build this worker's evaluators, with `threads` intra-op threads (set before torch loads,
+    so that workers sharing the cores do not oversubscribe them)."""
+    global _worker_state
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    _worker_state = build()
+
+
+def _call(fn: Callable[[Any, Any], Any], item: Any) -> Any:
+    return fn(_worker_state, item)
+
+
+class ProcessExecutor:
+    def __init__(self, build: Callable[[], Any], workers: int | None = None):
+        self.workers = workers or max(1, (os.cpu_count() or 1) // 2)
+        threads = max(1, (os.cpu_count() or 1) // self.workers)
+        self.pool = ProcessPoolExecutor(self.workers, multiprocessing.get_context("spawn"),
+                                        initializer=_init_worker, initargs=(build, threads))
+
+    def imap(self, fn: Callable[[Any, Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+        pending = {self.pool.submit(_call, fn, item): i for i, item in enumerate(items)}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield pending.pop(future), future.result()
+
+    def close(self) -> None:
+        self.pool.shutdown(cancel_futures=True)
+
+
+class RayExecutor:
+    def __init__(self, build: Callable[[], Any], address: str | None = None,
+                 workers: int | None = None):
+        try:
+            import ray
+        except ImportError:
+            raise HadasError("--executor ray needs Ray: pip install 'hadas[ray]'") from None
+        self.ray = ray
+        if not ray.is_initialized():
+            ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                     **({} if address else {"num_cpus": os.cpu_count()}))
+
+        @ray.remote(num_cpus=1)
+        class Worker:
+            def __init__(self, build: Callable[[], Any]):
+                _init_worker(build, 1)
+
+            def run(self, fn: Callable[[Any, Any], Any], item: Any) -> Any:
+                return _call(fn, item)
+
+        n = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self.actors = [Worker.remote(build) for _ in range(n)]
+
+    def imap(self, fn: Callable[[Any, Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+        free, queue, pending = list(self.actors), list(enumerate(items)), {}
+        while queue or pending:
+            while free and queue:
+                actor, (i, item) = free.pop(), queue.pop(0)
+                pending[actor.run.remote(fn, item)] = (i, actor)
+            done, _ = self.ray.wait(list(pending), num_returns=1)
+            i, actor = pending.pop(done[0])
+            free.append(actor)
+            yield i, self.ray.get(done[0])
+
+    def close(self) -> None:
+        for actor in self.actors:
+            self.ray.kill(actor)
+
+
+def create_executor(name: str, build: Callable[[], Any], local: Any = None,
+                    address: str | None = None, workers: int | None = None):
+    """`serial` runs on `local` (or builds it), `process` and `ray` build one per worker."""
+    if name == "serial":
+        return SerialExecutor(local if local is not None else build())
+    if name == "process":
+        return ProcessExecutor(build, workers)
+    if name == "ray":
+        return RayExecutor(build, address, workers)
+    raise ConfigError("--executor", f"got {name!r}", EXECUTORS)
