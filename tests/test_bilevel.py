@@ -7,9 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hadas.config import ConstraintsConfig
 from hadas.evaluation.dynamic import DynnResult
 from hadas.evaluation.executors import create_executor
 from hadas.search.bilevel import BilevelSearch, archive_objectives
+from hadas.search.constraints import violation
 from hadas.search.metrics import energy_gain
 from hadas.space import Backbone, ExitDvfsSpace, ExitPlan
 from hadas.storage import RunDatabase, RunDatabaseError
@@ -183,3 +185,24 @@ def test_every_executor_gives_the_serial_result(tiny_cfg, tmp_path, name, reques
     assert other.archive == serial.archive
     assert other.hypervolume == serial.hypervolume
     assert other.stats.computed == serial.stats.computed
+
+
+def test_constraints_keep_infeasible_dynns_out_of_the_archive(tiny_cfg, tmp_path):
+    free = _run(tiny_cfg, tmp_path / "free", Synthetic())
+    assert min(e["dynn"]["top1"] for e in free.archive) < 96.0  # the limit below binds
+    limited_cfg = dataclasses.replace(tiny_cfg, search=dataclasses.replace(
+        tiny_cfg.search, constraints=ConstraintsConfig(min_top1=96.0, max_latency_ms=100.0)))
+    limited = _run(limited_cfg, tmp_path / "limited", Synthetic())
+    assert limited.archive
+    assert all(e["dynn"]["top1"] >= 96.0 and e["dynn"]["latency_ms"] <= 100.0
+               for e in limited.archive)
+    impossible_cfg = dataclasses.replace(tiny_cfg, search=dataclasses.replace(
+        tiny_cfg.search, constraints=ConstraintsConfig(max_latency_ms=1e-9)))
+    impossible = _run(impossible_cfg, tmp_path / "impossible", Synthetic())
+    assert impossible.archive == [] and impossible.hypervolume[-1] == 0.0
+
+
+def test_violation_is_relative_and_zero_when_feasible():
+    limits = ConstraintsConfig(max_latency_ms=10.0, max_energy_mj=None, min_top1=90.0)
+    F = np.array([[5.0, 10.0, 1.0], [20.0, 15.0, 1.0]])
+    assert violation(F, limits).tolist() == pytest.approx([0.0, 0.1 + 0.5])

@@ -124,6 +124,15 @@ class EngineConfig:
 
 
 @dataclass(frozen=True)
+class ConstraintsConfig:
+    """Optional limits a deployable DyNN must meet (null: no limit)."""
+
+    max_latency_ms: float | None = _f(None, min=0.0)
+    max_energy_mj: float | None = _f(None, min=0.0)
+    min_top1: float | None = _f(None, min=0.0, max=100.0)
+
+
+@dataclass(frozen=True)
 class SearchConfig:
     """The bi-level search: the two engines, the platform, and the inner space."""
 
@@ -134,6 +143,7 @@ class SearchConfig:
     thresholds: tuple[float, ...] = _f((0.5, 0.6, 0.7, 0.8, 0.9), min=0.0)  # exit threshold grid
     min_exits: int = _f(1, min=0)
     max_exits: int | None = _f(None, min=0)  # default: all candidate positions but one (HADAS)
+    constraints: ConstraintsConfig = ConstraintsConfig()
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
-        print("\nhadas: interrupted; the last checkpoint is kept (rerun with --resume)",
+        print("\nhadas: interrupted; finished work is saved (checkpoints, exit banks, the run "
+              "database): rerun the same command (with --resume for train-supernet)",
               file=sys.stderr)
         return 130
 

@@ -32,6 +32,7 @@ from hadas.evaluation.dynamic import DynnEvaluator, DynnResult
 from hadas.search.evolution import breed, unique
 from hadas.evaluation.executors import SerialExecutor
 from hadas.search.pymoo_seam import hypervolume
+from hadas.search.constraints import penalised, violation
 from hadas.search.selection import nondominated_rank, pareto_indices, rank_and_crowding
 from hadas.search.tasks import Task, run_task
 from hadas.space import Backbone, BackboneSpace, ExitDvfsSpace, ExitPlan
@@ -97,7 +98,8 @@ class BilevelSearch:
             else:
                 self.stats.cached[kind] += 1
         todo = [parts[where[0]] for where in missing.values()]
-        tasks = [Task(kind, p, self.cfg.seed, self.cfg.search.ioe) for p in todo]
+        tasks = [Task(kind, p, self.cfg.seed, self.cfg.search.ioe, self.cfg.search.constraints)
+                 for p in todo]
         for j, (value, phases) in self.executor.imap(run_task, tasks):
             t0 = time.perf_counter()
             self.db.put_evaluation(fp, todo[j], value, sum(phases.values()))
@@ -139,7 +141,10 @@ class BilevelSearch:
             if key not in seen:
                 seen.add(key)
                 union.append(e)
-        return [union[i] for i in pareto_indices(archive_objectives(union))]
+        F = archive_objectives(union)
+        ok = violation(F, self.cfg.search.constraints) == 0
+        union, F = [e for e, keep in zip(union, ok) if keep], F[ok]
+        return [union[i] for i in pareto_indices(F)]
 
     def archive_hypervolume(self, archive: Sequence[dict[str, Any]]) -> float:
         """Hypervolume of the archive with objectives divided by the reference point."""
@@ -157,6 +162,7 @@ class BilevelSearch:
         parents: list[np.ndarray] = []
         archive: list[dict[str, Any]] = []
         history: list[float] = []
+        spent: list[float] = []
         for gen in range(ooe.generations):
             t0 = time.perf_counter()
             pool = unique([*parents, *population])
@@ -164,7 +170,7 @@ class BilevelSearch:
             static = self.backbones(backbones)
             F = np.array([[100.0 - s["top1"], s["latency_ms"], s["energy_mj"]] for s in static])
             if inner is None:
-                selected = rank_and_crowding(F, n_parents)
+                selected = rank_and_crowding(penalised(F, self.cfg.search.constraints), n_parents)
                 fronts = [[self.static_dynn(static[i])] for i in selected]
                 parents = [pool[i] for i in selected]
             else:
@@ -177,10 +183,14 @@ class BilevelSearch:
             archive = self.merge(archive, found)
             history.append(self.archive_hypervolume(archive))
             self.db.put_generation(self.run, "ooe", gen, [g.tolist() for g in pool], archive)
+            spent.append(time.perf_counter() - t0)
+            eta = (ooe.generations - gen - 1) * sum(spent) / len(spent)
+            done = {k: self.stats.computed[k] + self.stats.cached[k] for k in self.stats.computed}
             self.report(f"generation {gen + 1}/{ooe.generations}: {len(pool)} backbones, "
                         f"{0 if inner is None else len(selected)} IOEs, "
-                        f"archive {len(archive)} DyNNs, "
-                        f"hypervolume {history[-1]:.4f}, {time.perf_counter() - t0:.1f} s")
+                        f"evaluations {sum(done.values())} ({sum(self.stats.cached.values())} "
+                        f"from the database), archive {len(archive)} DyNNs, hypervolume "
+                        f"{history[-1]:.4f}, {spent[-1]:.1f} s, ETA {eta:.0f} s")
             if gen < ooe.generations - 1:
                 population = unique(breed(parents, self.space, ooe, rng))
         return SearchResult(archive, history, self.reference.tolist(), self.stats)
@@ -229,7 +239,9 @@ class BilevelSearch:
         owner = np.array([i for i, f in enumerate(fronts) for _ in f])
         union = np.array([d.objectives for f in fronts for d in f]).reshape(-1, 3)
         rank = nondominated_rank(union)
-        best = np.array([rank[owner == i].min() for i in range(len(fronts))])
-        hv = np.array([hypervolume(np.array([d.objectives for d in f]) / self.reference,
-                                   np.ones(3)) for f in fronts])
+        # a backbone without any feasible DyNN comes last
+        best = np.array([rank[owner == i].min() if f else len(union) + 1
+                         for i, f in enumerate(fronts)])
+        hv = np.array([hypervolume(np.array([d.objectives for d in f]).reshape(-1, 3)
+                                   / self.reference, np.ones(3)) for f in fronts])
         return np.lexsort((np.arange(len(fronts)), -hv, best))

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hadas.config import EngineConfig
+from hadas.config import ConstraintsConfig, EngineConfig
+from hadas.search.constraints import penalised, violation
 from hadas.evaluation.dynamic import DynnResult
 from hadas.search.evolution import breed, unique
 from hadas.search.selection import pareto_indices, rank_and_crowding
@@ -28,8 +29,10 @@ class IoeResult:
 
 
 def run_ioe(space: ExitDvfsSpace, evaluate: Callable[[ExitPlan, Mapping[str, int]], DynnResult],
-            cfg: EngineConfig, rng: np.random.Generator) -> IoeResult:
-    """Run the IOE; `evaluate` scores one (plan, dvfs) and may be cached by the caller."""
+            cfg: EngineConfig, rng: np.random.Generator,
+            limits: ConstraintsConfig = ConstraintsConfig()) -> IoeResult:
+    """Run the IOE; `evaluate` scores one (plan, dvfs). The front holds the feasible
+    non-dominated DyNNs (empty when none meets the constraints)."""
     scored: dict[tuple[int, ...], DynnResult] = {}
 
     def score(genomes: list[np.ndarray]) -> np.ndarray:
@@ -37,7 +40,8 @@ def run_ioe(space: ExitDvfsSpace, evaluate: Callable[[ExitPlan, Mapping[str, int
             key = tuple(int(x) for x in g)
             if key not in scored:
                 scored[key] = evaluate(*space.decode(g))
-        return np.array([scored[tuple(int(x) for x in g)].objectives for g in genomes])
+        F = np.array([scored[tuple(int(x) for x in g)].objectives for g in genomes])
+        return penalised(F, limits)
 
     n_keep = max(1, math.ceil(cfg.population * cfg.survival_ratio))
     population = unique([space.sample(rng) for _ in range(cfg.population)])
@@ -50,4 +54,5 @@ def run_ioe(space: ExitDvfsSpace, evaluate: Callable[[ExitPlan, Mapping[str, int
             population = unique(breed(parents, space, cfg, rng))
     evaluated = list(scored.values())
     F = np.array([r.objectives for r in evaluated])
-    return IoeResult([evaluated[i] for i in pareto_indices(F)], evaluated, cfg.generations)
+    feasible = [i for i in pareto_indices(penalised(F, limits)) if violation(F[i], limits)[0] == 0]
+    return IoeResult([evaluated[i] for i in feasible], evaluated, cfg.generations)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from hadas.config import EngineConfig
+from hadas.config import ConstraintsConfig, EngineConfig
 from hadas.search.ioe import run_ioe
 from hadas.space import Backbone, ExitDvfsSpace
 
@@ -20,6 +20,7 @@ class Task:
     part: dict[str, Any]      # what is evaluated: {"backbone"} (+ "inner" or "random")
     seed: int
     ioe: EngineConfig
+    limits: ConstraintsConfig = ConstraintsConfig()
 
 
 def restrict(space: ExitDvfsSpace, inner: str, reference_dvfs: dict[str, int]) -> ExitDvfsSpace:
@@ -50,6 +51,7 @@ def run_task(evaluators: Any, task: Task) -> tuple[dict[str, Any], dict[str, flo
         value = {"dynns": [r.to_dict() for r in found]}
     else:
         space = restrict(space, task.part["inner"], evaluators.reference_dvfs)
-        result = run_ioe(space, evaluator.evaluate, task.ioe, np.random.default_rng([task.seed, tag]))
+        result = run_ioe(space, evaluator.evaluate, task.ioe,
+                         np.random.default_rng([task.seed, tag]), task.limits)
         value = {"front": [r.to_dict() for r in result.front], "n_evaluated": len(result.evaluated)}
     return value, {"exit_training": t1 - t0, "inner_search": time.perf_counter() - t1}
