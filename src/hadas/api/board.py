@@ -8,7 +8,6 @@ say so.
 from __future__ import annotations
 
 import contextlib
-
 import platform as host_platform
 import threading
 from collections.abc import Mapping
