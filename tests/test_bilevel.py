@@ -206,3 +206,23 @@ def test_violation_is_relative_and_zero_when_feasible():
     limits = ConstraintsConfig(max_latency_ms=10.0, max_energy_mj=None, min_top1=90.0)
     F = np.array([[5.0, 10.0, 1.0], [20.0, 15.0, 1.0]])
     assert violation(F, limits).tolist() == pytest.approx([0.0, 0.1 + 0.5])
+
+
+def device_of_worker(device: str = "none") -> str:
+    return device
+
+
+def worker_state(state: str, item: int) -> str:
+    return state
+
+
+def test_process_workers_get_one_device_each():
+    from hadas.evaluation.executors import ProcessExecutor
+    executor = ProcessExecutor(device_of_worker, devices=["dev:0", "dev:1"])
+    try:
+        seen = {state for _, state in executor.imap(worker_state, list(range(40)))}
+    finally:
+        executor.close()
+    assert seen <= {"dev:0", "dev:1"} and seen
+    with pytest.raises(Exception, match="one worker per device"):
+        ProcessExecutor(device_of_worker, workers=3, devices=["dev:0"])

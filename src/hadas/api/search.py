@@ -53,9 +53,9 @@ def search(config: str | Path | HadasConfig | None = None, run_dir: str | Path |
     report(f"supernet: {supernet_dir / 'supernet.pt'} (trained on first use, then reused)")
     trained = train_supernet(base, supernet_dir, device, resume=True, progress=progress)
     build = functools.partial(build_evaluators, cfg, str(trained.checkpoint), platform.name,
-                              str(supernet_dir / "exits"), device)
+                              str(supernet_dir / "exits"), device=device)
     evaluators = build(progress=progress and executor == "serial")
-    pool = create_executor(executor, build, evaluators, address, workers)
+    pool = create_executor(executor, build, evaluators, address, workers, local_gpus(device))
     t0 = time.perf_counter()
     with RunDatabase(run_dir) as db, contextlib.closing(pool):
         db.open_run(mode, cfg.fingerprint, cfg.seed,
@@ -84,6 +84,14 @@ def attentivenas_backbones(space: BackboneSpace) -> list[Backbone] | None:
         return [space.validate(ATTENTIVENAS[name]) for name in sorted(ATTENTIVENAS)]
     except ConfigError:
         return None
+
+
+def local_gpus(device: str) -> list[str] | None:
+    """One "cuda:i" per local GPU when there are several and the device allows CUDA."""
+    import torch
+
+    n = torch.cuda.device_count() if device in ("auto", "cuda") else 0
+    return [f"cuda:{i}" for i in range(n)] if n > 1 else None
 
 
 def write_result(run_dir: Path, cfg: HadasConfig, mode: str, result: SearchResult,

@@ -34,14 +34,15 @@ class SerialExecutor:
         """Nothing to release."""
 
 
-def _init_worker(build: Callable[[], Any], threads: int) -> None:
+def _init_worker(build: Callable[..., Any], threads: int, devices: Any = None) -> None:
     """Build this worker's evaluators, with `threads` intra-op threads (set before torch loads,
-    so that workers sharing the cores do not oversubscribe them)."""
+    so that workers sharing the cores do not oversubscribe them) and, when `devices` (a queue)
+    is given, on the next device of it: one worker per GPU."""
     global _worker_state
     os.environ["OMP_NUM_THREADS"] = str(threads)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
-    _worker_state = build()
+    _worker_state = build(device=devices.get()) if devices is not None else build()
 
 
 def _call(fn: Callable[[Any, Any], Any], item: Any) -> Any:
@@ -49,11 +50,25 @@ def _call(fn: Callable[[Any, Any], Any], item: Any) -> Any:
 
 
 class ProcessExecutor:
-    def __init__(self, build: Callable[[], Any], workers: int | None = None):
-        self.workers = workers or max(1, (os.cpu_count() or 1) // 2)
+    """`devices` (e.g. one "cuda:i" per GPU) gives each worker its own device; `build` then
+    takes a `device` keyword."""
+
+    def __init__(self, build: Callable[..., Any], workers: int | None = None,
+                 devices: Sequence[str] | None = None):
+        self.workers = workers or (len(devices) if devices else
+                                   max(1, (os.cpu_count() or 1) // 2))
         threads = max(1, (os.cpu_count() or 1) // self.workers)
-        self.pool = ProcessPoolExecutor(self.workers, multiprocessing.get_context("spawn"),
-                                        initializer=_init_worker, initargs=(build, threads))
+        context = multiprocessing.get_context("spawn")
+        queue = None
+        if devices:
+            if self.workers > len(devices):
+                raise ConfigError("--workers", f"{self.workers} workers for {len(devices)} "
+                                  "devices: at most one worker per device")
+            queue = context.Queue()
+            for d in devices[: self.workers]:
+                queue.put(d)
+        self.pool = ProcessPoolExecutor(self.workers, context, initializer=_init_worker,
+                                        initargs=(build, threads, queue))
 
     def imap(self, fn: Callable[[Any, Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
         pending = {self.pool.submit(_call, fn, item): i for i, item in enumerate(items)}
@@ -105,13 +120,15 @@ class RayExecutor:
             self.ray.kill(actor)
 
 
-def create_executor(name: str, build: Callable[[], Any], local: Any = None,
-                    address: str | None = None, workers: int | None = None):
-    """`serial` runs on `local` (or builds it), `process` and `ray` build one per worker."""
+def create_executor(name: str, build: Callable[..., Any], local: Any = None,
+                    address: str | None = None, workers: int | None = None,
+                    devices: Sequence[str] | None = None):
+    """`serial` runs on `local` (or builds it), `process` and `ray` build one per worker;
+    `devices` spreads process workers over several GPUs."""
     if name == "serial":
         return SerialExecutor(local if local is not None else build())
     if name == "process":
-        return ProcessExecutor(build, workers)
+        return ProcessExecutor(build, workers, devices)
     if name == "ray":
         return RayExecutor(build, address, workers)
     raise ConfigError("--executor", f"got {name!r}", EXECUTORS)
