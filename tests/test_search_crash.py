@@ -41,11 +41,13 @@ def _rows(cwd: Path, sql: str) -> int:
     db = cwd / "run" / "hadas.sqlite"
     if not db.exists():
         return 0
+    con = sqlite3.connect(db, timeout=5)
     try:
-        with sqlite3.connect(db, timeout=5) as con:
-            return con.execute(sql).fetchone()[0]
+        return con.execute(sql).fetchone()[0]
     except sqlite3.OperationalError:  # the tables are being created
         return 0
+    finally:
+        con.close()
 
 
 def _kill_when(proc: subprocess.Popen, ready, timeout: float = 240) -> None:
@@ -53,7 +55,7 @@ def _kill_when(proc: subprocess.Popen, ready, timeout: float = 240) -> None:
     while not ready():
         assert proc.poll() is None, f"finished before the kill point: {proc.stderr.read()}"
         assert time.monotonic() < deadline, "kill point not reached"
-        time.sleep(0.05)
+        time.sleep(0.1)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
 
