@@ -21,10 +21,9 @@ class EnergyCounter(Protocol):
 
     def read_mj(self) -> float:
         """Energy in mJ since the counter was opened."""
-        ...
 
     def close(self) -> None:
-        ...
+        """Stop sampling and release the sensor."""
 
 
 @dataclass(frozen=True)
