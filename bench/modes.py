@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hadas import api
 from hadas.config import load_config
-from hadas.search.metrics import energy_gain
+from hadas.report.compare import energy_gain
 
 MODES = ("hadas", "conventional", "exits-only", "dvfs-only", "static", "random")
 

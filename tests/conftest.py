@@ -45,3 +45,15 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture
+def render_page():  # -> tests/browser.py's render
+    """render(html_path, selectors=..., screenshot=...) in headless Chromium (tests/browser.py).
+
+    Skips the test, saying what to install, when playwright or /usr/bin/chromium is missing.
+    """
+    from browser import browser_or_skip, render
+
+    browser_or_skip()
+    return render

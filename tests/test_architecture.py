@@ -21,11 +21,13 @@ ALLOWED = {
     "storage": set(),
     "evaluation": {"model", "data", "space", "training", "exits", "hardware"},
     "search": {"space", "evaluation", "storage"},
+    "report": {"storage", "space"},
+    "export": {"model", "data", "space", "training", "exits", "storage"},
     "api": {"space", "model", "data", "training", "exits", "hardware", "evaluation", "search",
-            "storage"},
+            "storage", "report", "export"},
     "cli": {"api"},
 }
-NO_TORCH = {"errors", "config", "atomic", "space", "storage"}
+NO_TORCH = {"errors", "config", "atomic", "space", "storage", "report"}
 # hardware works on skeletons; only its measurement backends may touch torch (lazily)
 TORCH_ONLY_IN = {"hardware": "measure"}
 

@@ -12,50 +12,9 @@ from hadas.evaluation.dynamic import DynnResult
 from hadas.evaluation.executors import create_executor
 from hadas.search.bilevel import BilevelSearch, archive_objectives
 from hadas.search.constraints import violation
-from hadas.search.metrics import energy_gain
-from hadas.space import Backbone, ExitDvfsSpace, ExitPlan
+from hadas.report.compare import energy_gain
 from hadas.storage import RunDatabase, RunDatabaseError
-
-TABLES = {"cpu": (1, 2), "gpu": (10, 20, 30), "emc": (100, 200)}
-
-
-class Synthetic:
-    """Cheap, deterministic stand-ins for accuracy and cost, with enough structure to trade."""
-
-    fingerprints = {"backbone": "backbone@synthetic", "ioe": "ioe@synthetic"}
-    reference_dvfs = {"cpu": 2, "gpu": 30, "emc": 200}
-
-    def __init__(self, fail_after: int | None = None):
-        self.calls = {"backbone": 0, "ioe": 0}
-        self.fail_after = fail_after
-
-    def _tick(self, kind: str) -> None:
-        self.calls[kind] += 1
-        if self.fail_after is not None and sum(self.calls.values()) > self.fail_after:
-            raise KeyboardInterrupt  # a crash in the middle of the search
-
-    def backbone(self, b: Backbone) -> dict:
-        self._tick("backbone")
-        size = sum(b.depth) + sum(b.width) / 100 + b.resolution / 8
-        return {"top1": 100 - 40 / size, "latency_ms": size, "energy_mj": 2 * size}
-
-    def ioe_problem(self, b: Backbone):
-        self._tick("ioe")
-        size = sum(b.depth) + sum(b.width) / 100 + b.resolution / 8
-        space = ExitDvfsSpace(range(2, sum(b.depth)), (0.5, 0.9), TABLES)
-
-        class Evaluator:
-            def evaluate(self, plan: ExitPlan, dvfs: dict) -> DynnResult:
-                k = len(plan.positions)
-                latency = size * (1 - 0.04 * k * (1 - plan.threshold)) * 30 / dvfs["gpu"]
-                energy = latency * dvfs["gpu"] / 10 + dvfs["cpu"]
-                top1 = 100 - 40 / size - 2 * k * (1 - plan.threshold)
-                return DynnResult(plan, dict(dvfs), top1, latency, energy, (), (), {})
-        return space, Evaluator()
-
-    def reference_point(self) -> np.ndarray:
-        return np.array([100.0, 200.0, 400.0])
-
+from synthetic import Synthetic
 
 def _run(tiny_cfg, run_dir, evaluators, seed: int = 0):
     cfg = dataclasses.replace(tiny_cfg, seed=seed)

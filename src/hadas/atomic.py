@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import IO, Any
 
 
-def write_atomic(path: str | Path, write: Callable[[IO[Any]], object], binary: bool = True) -> None:
-    """Call `write(file)` on a temporary file beside `path`, fsync it, then rename it over."""
+def write_atomic(path: str | Path, write: Callable[[IO[Any]], object], binary: bool = True,
+                 mode: int = 0o644) -> None:
+    """Call `write(file)` on a temporary file beside `path`, fsync it, then rename it over
+    (with permissions `mode`, not the temporary file's 0600)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -18,6 +20,7 @@ def write_atomic(path: str | Path, write: Callable[[IO[Any]], object], binary: b
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,15 +1,40 @@
-"""The public API: what the `hadas` command does, callable from Python (one module per area)."""
-from hadas.api.board import BoardMeasurer, profile, serve_agent
-from hadas.api.exits import ExitEvaluation, evaluate_exits, train_exit_bank
-from hadas.api.hardware_models import (calibrate_platform, estimate_costs, platform_info,
-                                        platform_summaries)
-from hadas.api.runs import compare_runs, list_runs, load_result
-from hadas.api.search import MODES as SEARCH_MODES
-from hadas.api.search import search
-from hadas.api.supernet import configure, default_supernet_dir, describe, evaluate, train_supernet
+"""The public API: what the `hadas` command does, callable from Python (one module per area).
 
-__all__ = ["SEARCH_MODES", "BoardMeasurer", "ExitEvaluation", "calibrate_platform",
-           "compare_runs", "configure", "default_supernet_dir", "describe", "estimate_costs",
-           "evaluate", "evaluate_exits", "list_runs", "load_result", "platform_info",
-           "platform_summaries", "profile", "search", "serve_agent", "train_exit_bank",
-           "train_supernet"]
+Names load on first use (PEP 562), so `hadas report` and the command line's help never import
+torch; `from hadas.api import search` works as usual. No area module is named like one of its
+functions (the search lives in `searching.py`): importing it would shadow the function.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "BoardMeasurer": "board", "profile": "board", "serve_agent": "board",
+    "ExitEvaluation": "exits", "evaluate_exits": "exits", "train_exit_bank": "exits",
+    "calibrate_platform": "hardware_models", "estimate_costs": "hardware_models",
+    "platform_info": "hardware_models", "platform_summaries": "hardware_models",
+    "compare_runs": "runs", "list_runs": "runs", "load_result": "runs",
+    "SEARCH_MODES": "modes", "search": "searching",
+    "configure": "supernet", "default_supernet_dir": "supernet", "describe": "supernet",
+    "evaluate": "supernet", "train_supernet": "supernet",
+    "write_report": "report", "export_dynn": "export",
+}
+_ALIASES = {"SEARCH_MODES": "MODES"}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        if name in _WHERE.values():  # an area module: `api.board`
+            return importlib.import_module(f"hadas.api.{name}")
+        raise AttributeError(f"module 'hadas.api' has no attribute {name!r}")
+    module = importlib.import_module(f"hadas.api.{_WHERE[name]}")
+    value = getattr(module, _ALIASES.get(name, name))
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -5,15 +5,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hadas.errors import HadasError
-from hadas.search.metrics import EnergyGain, energy_gain
+from hadas.report import EnergyGain, energy_gain, read_result
 
 
 def load_result(run_dir: str | Path) -> dict[str, Any]:
-    path = Path(run_dir) / "result.json"
-    if not path.is_file():
-        raise HadasError(f"{path} not found: is {run_dir} a finished `hadas search` run?")
-    return json.loads(path.read_text())
+    return read_result(Path(run_dir))
 
 
 def list_runs(root: str | Path = "runs") -> list[tuple[Path, dict[str, Any]]]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from hadas.api import board
+from hadas import api
+
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,15 +47,15 @@ def _measure_args(p: argparse.ArgumentParser, repeats: int) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    board.serve_agent(args.config, args.platform, args.token_file, args.host, args.port,
-                      args.exit_channels, args.device, args.repeats)
+    api.board.serve_agent(args.config, args.platform, args.token_file, args.host, args.port,
+                          args.exit_channels, args.device, args.repeats)
     return 0
 
 
 def _profile(args: argparse.Namespace) -> int:
-    run = board.profile(args.config, args.platform, args.archs, args.dvfs_points, args.out,
-                        args.exit_channels, args.seed, args.repeats, args.device,
-                        progress=not args.quiet)
+    run = api.board.profile(args.config, args.platform, args.archs, args.dvfs_points,
+                            args.out, args.exit_channels, args.seed, args.repeats, args.device,
+                            progress=not args.quiet)
     print(f"{run.path}: {run.measured} samples measured, {run.skipped} already there "
           f"({run.planned} planned)")
     if run.dvfs_note:
@@ -66,7 +67,8 @@ def _profile(args: argparse.Namespace) -> int:
 
 def _dvfs(args: argparse.Namespace) -> int:
     if args.set is None:
-        print(json.dumps(board.board_tables(args.sysfs_root), indent=1))
+        print(json.dumps(api.board.board_tables(args.sysfs_root), indent=1))
         return 0
-    board.pin_clocks(board.parse_clocks(args.set), args.hold_s, args.dry_run, args.sysfs_root)
+    api.board.pin_clocks(api.board.parse_clocks(args.set), args.hold_s, args.dry_run,
+                         args.sysfs_root)
     return 0

@@ -45,13 +45,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def print_front(archive: Sequence[dict[str, Any]]) -> None:
-    print(f"{'top-1':>7} {'lat ms':>8} {'mJ':>8}  {'res':>4} {'blocks':>6}  exits @ threshold"
-          f"  {'cpu/gpu/emc MHz':>18}  provenance")
-    for e in sorted(archive, key=lambda e: -e["dynn"]["top1"]):
+    """The archive, most accurate first; ID is the index for `hadas export --pick`."""
+    print(f"{'ID':>3} {'top-1':>7} {'lat ms':>8} {'mJ':>8}  {'res':>4} {'blocks':>6}  "
+          f"exits @ threshold  {'cpu/gpu/emc MHz':>18}  provenance")
+    for i, e in sorted(enumerate(archive), key=lambda ie: -ie[1]["dynn"]["top1"]):
         b, d = e["backbone"], e["dynn"]
         mhz = "/".join(f"{d['dvfs_hz'][k] / 1e6:.0f}" for k in ("cpu", "gpu", "emc")
                        if k in d["dvfs_hz"])
-        print(f"{d['top1']:7.2f} {d['latency_ms']:8.3f} {d['energy_mj']:8.3f}  "
+        print(f"{i:>3} {d['top1']:7.2f} {d['latency_ms']:8.3f} {d['energy_mj']:8.3f}  "
               f"{b['resolution']:>4} {sum(b['depth']):>6}  {d['exits']['positions']} @ "
               f"{d['exits']['threshold']}  {mhz:>18}  {d['provenance'].get('energy_mj', '?')}")
 
@@ -67,6 +68,7 @@ def _search(args: argparse.Namespace) -> int:
     print(f"\nhypervolume per generation: {[round(h, 4) for h in result.hypervolume]}")
     print(f"evaluations computed {s.computed}, reused from the run database {s.cached}")
     print(f"results: {run_dir / 'result.json'} and {run_dir / 'result.csv'}")
+    print(f"report: {run_dir / 'report' / 'index.html'}")
     return 0
 
 

@@ -83,14 +83,16 @@ def _demo(args: argparse.Namespace) -> int:
         ev = api.evaluate(args.config, result.checkpoint, arch, args.device)
         print(f"      {arch}: top-1 {ev.top1:.2f}% on {ev.n_eval} {ev.split} images, "
               f"{ev.mflops:.3f} MFLOPs, {ev.mparams:.3f} M params")
-    print("[3/3] bi-level search: backbones (OOE), then exits + DVFS (IOE) of the best ones")
+    print("[3/3] bi-level search: backbones (OOE), then exits + DVFS (IOE) of the best ones, "
+          "then the HTML report")
     found, run_dir = api.search(args.config, out / "search", device=args.device,
                                 report=lambda line: print(f"      {line}"),
                                 supernet_dir=out / "supernet")
     print(f"\nPareto front: {len(found.archive)} DyNNs on {found_platform(run_dir)} "
-          "(latency/energy: modelled, expected over the evaluation split)")
+          "(latency and energy: expected per inference over the evaluation split)")
     print_front(found.archive)
     print(f"\nresults in {run_dir}; done in {time.perf_counter() - t0:.0f} s")
+    print(f"report: {run_dir / 'report' / 'index.html'}")
     return 0
 
 

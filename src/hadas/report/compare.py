@@ -1,4 +1,4 @@
-"""Comparing runs: the paper's energy gain at equal accuracy, and hypervolume.
+"""Comparing finished runs: the paper's energy gain at equal accuracy.
 
 Energy gain of run A against a baseline run B (HADAS's "up to 57 % higher energy efficiency
 at the same accuracy"): for each DyNN of B's archive, take the least-energy DyNN of A whose

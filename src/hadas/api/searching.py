@@ -5,24 +5,28 @@ import contextlib
 import csv
 import dataclasses
 import functools
+import importlib.metadata
 import json
+import platform as platform_module
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from hadas.api.modes import MODES
 from hadas.api.supernet import configure, default_supernet_dir, train_supernet
 from hadas.atomic import write_atomic
 from hadas.config import HadasConfig
 from hadas.errors import ConfigError
 from hadas.evaluation.executors import create_executor
 from hadas.evaluation.pipeline import build_evaluators
-from hadas.hardware import get_platform
+from hadas.hardware import Platform, get_platform
+from hadas.report import write_report
 from hadas.search.bilevel import BilevelSearch, SearchResult
+from hadas.search.breakdown import comparison_backbones, energy_breakdown
 from hadas.space import ATTENTIVENAS, Backbone, BackboneSpace, resolve_arch
 from hadas.storage import RunDatabase
 
-MODES = ("hadas", "ioe", "conventional", "static", "exits-only", "dvfs-only", "random")
 EMBEDDED_DEFAULT = "tiny-digits.yaml"
 
 
@@ -73,9 +77,26 @@ def search(config: str | Path | HadasConfig | None = None, run_dir: str | Path |
             result = engine.run_random()
         else:
             result = engine.run_hadas(mode)
-        write_result(run_dir, cfg, mode, result, time.perf_counter() - t0, platform.name)
+        breakdown = None
+        if mode == "hadas":
+            report("energy breakdown: reference and found backbones alone, with exits, with "
+                   "exits + DVFS")
+            breakdown = energy_breakdown(engine, comparison_backbones(engine, result.archive))
+        write_result(run_dir, cfg, mode, result, time.perf_counter() - t0, platform,
+                     {"checkpoint": str(trained.checkpoint.resolve()),
+                      "exits_dir": str((supernet_dir / "exits").resolve())}, breakdown)
         db.set_status(mode, "finished")
+    write_report(run_dir)
+    refresh_sibling_reports(run_dir, cfg.seed)
     return result, run_dir
+
+
+def refresh_sibling_reports(run_dir: Path, seed: int) -> None:
+    """Rewrite the default reports of the other runs of this seed beside `run_dir`, so that
+    their comparisons include this run."""
+    for index in sorted(run_dir.resolve().parent.glob(f"*-seed{seed}/report/index.html")):
+        if index.parents[1] != run_dir.resolve():
+            write_report(index.parents[1])
 
 
 def attentivenas_backbones(space: BackboneSpace) -> list[Backbone] | None:
@@ -95,16 +116,36 @@ def local_gpus(device: str) -> list[str] | None:
 
 
 def write_result(run_dir: Path, cfg: HadasConfig, mode: str, result: SearchResult,
-                 seconds: float, platform: str) -> None:
-    """`result.json` (the archive with everything about each DyNN) and `result.csv`."""
-    payload = {"name": cfg.name, "mode": mode, "seed": cfg.seed, "platform": platform,
+                 seconds: float, platform: Platform, supernet: dict[str, str],
+                 breakdown: list[dict[str, Any]] | None = None) -> None:
+    """`result.json` (the archive with everything about each DyNN, and what the run was made
+    from: config, supernet, platform provenance, software) and `result.csv`."""
+    payload = {"name": cfg.name, "mode": mode, "seed": cfg.seed, "platform": platform.name,
                "config_fingerprint": cfg.fingerprint, "seconds": round(seconds, 2),
+               "config": cfg.to_dict(), "supernet": supernet,
+               "hardware": {"platform": platform.name, "description": platform.description,
+                            "fingerprint": platform.fingerprint,
+                            "source": platform.source, "calibration": platform.calibration,
+                            "provenance": {"latency_ms": platform.provenance("latency"),
+                                           "energy_mj": platform.provenance("energy")}},
+               "software": software_versions(), "finished": time.time(),
                "hypervolume": result.hypervolume, "reference_point": result.reference_point,
                "evaluations": {"computed": result.stats.computed, "cached": result.stats.cached,
                                "seconds": result.stats.seconds},
-               "archive": result.archive}
+               "archive": result.archive, "breakdown": breakdown}
     write_atomic(run_dir / "result.json", lambda f: json.dump(payload, f, indent=1), binary=False)
     write_atomic(run_dir / "result.csv", lambda f: write_csv(f, result.archive), binary=False)
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of Python and of the packages a run's numbers depend on."""
+    out = {"python": platform_module.python_version(), "os": platform_module.platform()}
+    for name in ("hadas", "torch", "numpy", "pymoo"):
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
 
 
 def write_csv(f: IO[str], archive: list[dict[str, Any]]) -> None:

@@ -1,0 +1,131 @@
+"""`write_report`: the HTML report of a finished run directory."""
+from __future__ import annotations
+
+import importlib.metadata
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from hadas.atomic import write_atomic
+from hadas.report import html
+from hadas.report.compare import energy_gain
+from hadas.report.plots import breakdown_plot, front_plot, hypervolume_plot
+from hadas.report.run import RunData, load_run
+
+BASELINE_ORDER = ("conventional", "exits-only", "dvfs-only", "static", "random", "ioe")
+
+
+def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Write `index.html` and its SVG figures to `out` (default RUN_DIR/report); its path."""
+    run = load_run(run_dir)
+    out = Path(out) if out is not None else run.directory / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    front_plot(run, out / "front.svg")
+    hypervolume_plot(run, out / "hypervolume.svg")
+    breakdown = run.result.get("breakdown")
+    if breakdown:
+        breakdown_plot(breakdown, out / "breakdown.svg")
+    page = render_page(run, has_breakdown=bool(breakdown))
+    write_atomic(out / "index.html", lambda f: f.write(page), binary=False)
+    return out / "index.html"
+
+
+def render_page(run: RunData, has_breakdown: bool) -> str:
+    r = run.result
+    final_hv = r["hypervolume"][-1] if r["hypervolume"] else float("nan")
+    title = f"hadas report: {r['name']} / {r['mode']} / seed {r['seed']}"
+    costs = sorted({f"{k.split('_')[0]} {v}" for e in run.archive
+                    for k, v in e["dynn"]["provenance"].items()})
+    parts = [
+        f"<h1>{escape(title)}</h1>",
+        f"<p>{len(run.archive)} Pareto DyNNs on <b>{escape(r['platform'])}</b>, final "
+        f"hypervolume {final_hv:.4f}. Latency and energy are expected values per inference over "
+        f"the evaluation split, <b>{escape(', '.join(costs) or 'no DyNN')}</b> (modelled: "
+        "the platform's analytical model; calibrated: fitted to measurements; measured: on the "
+        "board).</p>",
+        "<h2 id=front-section>Pareto front</h2>",
+        '<img id=front src="front.svg" alt="Pareto front: top-1 error against energy and '
+        'latency">',
+        "<h2 id=hv-section>Hypervolume per generation</h2>",
+        '<img id=hypervolume src="hypervolume.svg" alt="hypervolume per generation">',
+        f"<p class=note>Objectives divided by the reference point "
+        f"{escape(str(r.get('reference_point')))} (error %, latency ms, energy mJ), then the "
+        "hypervolume dominated up to (1, 1, 1).</p>",
+        "<h2 id=table-section>Pareto DyNNs</h2>",
+        "<p class=note>ID: the DyNN's index in result.json, for "
+        f"<code>hadas export {escape(str(run.directory))} --pick ID --out DIR</code>. "
+        "Exit rates: share of samples leaving at each exit, the last bar (grey) the final "
+        "classifier.</p>",
+        html.pareto_table(run.archive),
+        "<h2 id=energy-section>Energy: backbone alone, with early exits, with early exits + "
+        "DVFS</h2>",
+        *energy_section(run, has_breakdown),
+        "<h2 id=provenance-section>Run provenance</h2>",
+        html.key_values(provenance(run)),
+        "<details><summary>Configuration (the run's whole config)</summary>",
+        html.pre_json(r.get("config", "not recorded (older run: rerun hadas search)")),
+        "</details>",
+    ]
+    body = "\n".join(parts)
+    return ("<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
+            '<meta name=viewport content="width=device-width, initial-scale=1">'
+            f'<link rel=icon href="data:,"><title>{escape(title)}</title>'
+            f"<style>{html.CSS}</style></head>\n<body>\n{body}\n</body></html>\n")
+
+
+def energy_section(run: RunData, has_breakdown: bool) -> list[str]:
+    parts = []
+    if has_breakdown:
+        parts += ['<img id=breakdown src="breakdown.svg" alt="energy of backbones alone, with '
+                  'exits, with exits and DVFS">',
+                  "<p class=note>For the smallest and largest reference backbones and the "
+                  "backbones of the archive's most accurate and least-energy DyNNs: the backbone "
+                  "alone at the reference clocks; the least-energy DyNN of its exits-only inner "
+                  "front (reference clocks) at equal or better accuracy; the same over its "
+                  "exits + DVFS inner front. 'no' in the last column: no DyNN matched the "
+                  "backbone's accuracy, the most accurate one is shown.</p>",
+                  html.breakdown_table(run.result["breakdown"])]
+    else:
+        parts.append("<p>No breakdown in this run (written by `hadas search --mode hadas`).</p>")
+    gains = {mode: (run.baselines[mode]["hypervolume"][-1],
+                    energy_gain(run.archive, run.baselines[mode]["archive"]))
+             for mode in sorted(run.baselines, key=baseline_rank)}
+    if gains:
+        parts += [f"<h3>Energy gain of {escape(run.result['mode'])} at equal accuracy</h3>",
+                  "<p class=note>For each DyNN of the baseline's archive, the least-energy DyNN "
+                  "of this run with at least its top-1: 1 − E / E<sub>baseline</sub>. Baseline "
+                  "DyNNs more accurate than all of ours count as not matched, never as "
+                  "gains.</p>",
+                  html.gains_table(gains)]
+    if "conventional" not in gains:
+        parts.append(f"<p class=note>No <code>conventional</code> run of seed "
+                     f"{run.result['seed']} beside this one: run <code>hadas search --mode "
+                     "conventional</code> with the same config and seed, then <code>hadas report"
+                     "</code> again, for the paper's energy gain at equal accuracy.</p>")
+    return parts
+
+
+def baseline_rank(mode: str) -> tuple[int, str]:
+    return (BASELINE_ORDER.index(mode) if mode in BASELINE_ORDER else len(BASELINE_ORDER), mode)
+
+
+def provenance(run: RunData) -> dict[str, Any]:
+    r = run.result
+    hw = r.get("hardware", {})
+    ev = r.get("evaluations", {})
+    software = dict(r.get("software", {}))
+    software["matplotlib (report)"] = importlib.metadata.version("matplotlib")
+    return {
+        "run directory": str(run.directory), "name": r["name"], "mode": r["mode"],
+        "seed": r["seed"], "config fingerprint": r.get("config_fingerprint"),
+        "platform": f"{r['platform']}: {hw.get('description', '')}",
+        "platform fingerprint / file": f"{hw.get('fingerprint')} / {hw.get('source')}",
+        "hardware model provenance": hw.get("provenance", "not recorded"),
+        "calibration": hw.get("calibration") or "none (uncalibrated model)",
+        "supernet": r.get("supernet", "not recorded"),
+        "wall time (s)": r.get("seconds"),
+        "compute time per phase (s)": {k: round(v, 2) for k, v in ev.get("seconds", {}).items()},
+        "evaluations computed / reused": f"{ev.get('computed')} / {ev.get('cached')}",
+        "baselines beside it": ", ".join(sorted(run.baselines)) or "none",
+        "software": software,
+    }
