@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH_PINS)
-	$(PY) -m pip install --quiet -e ".[vision,test,ray]"
+	$(PY) -m pip install --quiet -e ".[vision,test,ray,export]"
 	touch $(STAMP)
 
 install: $(STAMP)

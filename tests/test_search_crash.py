@@ -90,3 +90,7 @@ def test_kill_9_at_several_moments_then_resume_gives_the_same_result(tmp_path):
     assert _rows(crashed, count) == total
     # the last run computed exactly what was missing: nothing finished was done again
     assert sum(result(crashed)["evaluations"]["computed"].values()) == total - finished_before
+    # the energy breakdown and the report come out of the resumed run as well
+    assert result(crashed)["breakdown"] == result(straight)["breakdown"]
+    page = (crashed / "run" / "report" / "index.html").read_text()
+    assert "<table id=pareto>" in page and 'src="front.svg"' in page

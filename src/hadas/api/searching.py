@@ -20,7 +20,7 @@ from hadas.config import HadasConfig
 from hadas.errors import ConfigError
 from hadas.evaluation.executors import create_executor
 from hadas.evaluation.pipeline import build_evaluators
-from hadas.hardware import Platform, get_platform
+from hadas.hardware import Platform, resolve_platform
 from hadas.report import write_report
 from hadas.search.bilevel import BilevelSearch, SearchResult
 from hadas.search.breakdown import comparison_backbones, energy_breakdown
@@ -44,19 +44,30 @@ def search(config: str | Path | HadasConfig | None = None, run_dir: str | Path |
            device: str = "auto", progress: bool = True,
            report: Callable[[str], None] = print,
            supernet_dir: str | Path | None = None, executor: str = "serial",
-           address: str | None = None, workers: int | None = None) -> tuple[SearchResult, Path]:
-    """Run (or resume) a search; returns the result and the run directory."""
+           address: str | None = None, workers: int | None = None,
+           supernet: str | Path | None = None) -> tuple[SearchResult, Path]:
+    """Run (or resume) a search; returns the result and the run directory. `supernet`: a
+    trained checkpoint (ours, or a published AttentiveNAS/HADAS one) used instead of training
+    the config's supernet in `supernet_dir`; exit banks go beside it."""
     if mode not in MODES:
         raise ConfigError("--mode", f"got {mode!r}", MODES)
     base = configure(config if config is not None else embedded_config())
     # --seed reseeds the search; the supernet stays the one trained with the config's seed
     cfg = base if seed is None else dataclasses.replace(base, seed=seed)
     run_dir = Path(run_dir) if run_dir else Path("runs") / cfg.name / f"{mode}-seed{cfg.seed}"
-    platform = get_platform(cfg.search.platform)
-    supernet_dir = Path(supernet_dir) if supernet_dir else default_supernet_dir(cfg)
-    report(f"supernet: {supernet_dir / 'supernet.pt'} (trained on first use, then reused)")
-    trained = train_supernet(base, supernet_dir, device, resume=True, progress=progress)
-    build = functools.partial(build_evaluators, cfg, str(trained.checkpoint), platform.name,
+    platform = resolve_platform(cfg.search.platform)
+    if supernet is not None:
+        checkpoint = Path(supernet)
+        if not checkpoint.is_file():
+            raise ConfigError("--supernet", f"checkpoint {checkpoint} not found")
+        supernet_dir = checkpoint.resolve().parent
+        report(f"supernet: {checkpoint} (given)")
+    else:
+        supernet_dir = Path(supernet_dir) if supernet_dir else default_supernet_dir(cfg)
+        report(f"supernet: {supernet_dir / 'supernet.pt'} (trained on first use, then reused)")
+        checkpoint = train_supernet(base, supernet_dir, device, resume=True,
+                                    progress=progress).checkpoint
+    build = functools.partial(build_evaluators, cfg, str(checkpoint), cfg.search.platform,
                               str(supernet_dir / "exits"), device=device)
     evaluators = build(progress=progress and executor == "serial")
     pool = create_executor(executor, build, evaluators, address, workers, local_gpus(device))
@@ -83,7 +94,7 @@ def search(config: str | Path | HadasConfig | None = None, run_dir: str | Path |
                    "exits + DVFS")
             breakdown = energy_breakdown(engine, comparison_backbones(engine, result.archive))
         write_result(run_dir, cfg, mode, result, time.perf_counter() - t0, platform,
-                     {"checkpoint": str(trained.checkpoint.resolve()),
+                     {"checkpoint": str(checkpoint.resolve()),
                       "exits_dir": str((supernet_dir / "exits").resolve())}, breakdown)
         db.set_status(mode, "finished")
     write_report(run_dir)

@@ -8,10 +8,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from hadas.cli import board, exits, hardware, report, search, supernet
+from hadas.cli import board, exits, export, hardware, report, search, supernet
 from hadas.errors import HadasError
 
-AREAS = (supernet, exits, search, report, hardware, board)
+AREAS = (supernet, exits, search, report, export, hardware, board)
 
 
 def build_parser() -> argparse.ArgumentParser:

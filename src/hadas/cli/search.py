@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "dvfs-only (no exits), random (random DyNNs)")
     p.add_argument("--backbones", help="for --mode ioe: a0,a6 | min,max | arch JSON (';'-separated)")
     p.add_argument("--seed", type=int, help="overrides the config's seed")
+    p.add_argument("--supernet", help="a trained supernet checkpoint (ours, or a published "
+                   "AttentiveNAS/HADAS .pth.tar) instead of training the config's own")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--executor", default="serial", choices=("serial", "process", "ray"),
                    help="where evaluations run (same seed, same result on each)")
@@ -60,7 +62,8 @@ def print_front(archive: Sequence[dict[str, Any]]) -> None:
 def _search(args: argparse.Namespace) -> int:
     result, run_dir = api.search(args.config, args.run_dir, args.mode, args.backbones, args.seed,
                                  args.device, progress=not args.quiet, executor=args.executor,
-                                 address=args.address, workers=args.workers)
+                                 address=args.address, workers=args.workers,
+                                 supernet=args.supernet)
     s = result.stats
     print(f"\nPareto front: {len(result.archive)} DyNNs (error %, latency and energy per "
           f"inference: expected values over the evaluation split)")

@@ -23,7 +23,7 @@ from hadas.exits import ExitSimulator, prepare_exits
 from hadas.hardware import DvfsSetting, HardwareModel
 from hadas.data import load_data
 from hadas.exits import file_checksum
-from hadas.hardware import get_platform
+from hadas.hardware import resolve_platform
 from hadas.model import Supernet, load_supernet, resolve_device
 from hadas.space import Backbone, ExitDvfsSpace, ExitPlan
 
@@ -89,6 +89,6 @@ def build_evaluators(cfg: HadasConfig, checkpoint: str, platform: str, exits_roo
     """Load what the evaluators need (supernet, data, hardware model); executors call this
     once per worker, so it takes only picklable arguments."""
     dev = resolve_device(device)
-    hardware = HardwareModel(get_platform(platform), exit_channels=cfg.exits.exit_channels)
+    hardware = HardwareModel(resolve_platform(platform), exit_channels=cfg.exits.exit_channels)
     return HadasEvaluators(cfg, load_supernet(cfg, checkpoint, dev), file_checksum(checkpoint),
                            load_data(cfg.data), hardware, exits_root, dev, progress)

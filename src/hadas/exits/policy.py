@@ -29,4 +29,4 @@ def fires(policy: str, threshold: float, max_p: torch.Tensor, entropy: torch.Ten
         if correct is None:
             raise ValueError("the oracle policy needs labels: it is a bound, not a deployable policy")
         return correct
-    raise ValueError(f"unknown exit policy {policy!r}")
+    raise ValueError("unknown exit policy " + policy)

@@ -32,8 +32,16 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]], table_id: str =
     return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
 
 
+def plain(value: Any) -> str:
+    """A mapping as `key value, key value` (nested ones in parentheses), anything else as str."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} ({plain(v)})" if isinstance(v, Mapping) else f"{k} {plain(v)}"
+                         for k, v in value.items())
+    return str(value)
+
+
 def key_values(items: Mapping[str, Any]) -> str:
-    return table(("", ""), ([f"<th class=l>{escape(k)}</th>", cell(v, left=True)]
+    return table(("", ""), ([f"<th class=l>{escape(k)}</th>", cell(plain(v), left=True)]
                             for k, v in items.items()))
 
 

@@ -1,0 +1,89 @@
+"""One DyNN of a finished search run: read it from `result.json`, rebuild its network.
+
+The network is rebuilt through `hadas.exits.prepare_exits`, with the run's config, supernet
+checkpoint and exit-bank folder, so it is the very one whose exit cache gave the run's numbers.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hadas.config import HadasConfig, config_from_dict
+from hadas.data import DataSplits, load_data
+from hadas.errors import ConfigError, HadasError
+from hadas.exits import ExitArtifacts, file_checksum, prepare_exits
+from hadas.model import load_supernet
+from hadas.space import Backbone, ExitPlan
+
+RERUN = "rerun `hadas search` with the same config and run directory (finished work is reused)"
+
+
+class ExportError(HadasError):
+    """A run that cannot be exported: says why and what to do."""
+
+
+@dataclass(frozen=True)
+class PickedDyNN:
+    """What `result.json` says about one archive entry and the run that made it."""
+
+    run_dir: Path
+    pick: int
+    result: dict[str, Any]
+    entry: dict[str, Any]
+    cfg: HadasConfig
+    backbone: Backbone
+    plan: ExitPlan
+    dvfs_hz: dict[str, int]
+    checkpoint: Path
+    exits_dir: Path
+
+
+def read_result(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / "result.json"
+    if not path.is_file():
+        raise ExportError(f"{path} not found: export needs a finished search run "
+                          "(`hadas search --run-dir ...`)")
+    with open(path) as f:
+        return json.load(f)
+
+
+def pick_dynn(run_dir: str | Path, pick: int) -> PickedDyNN:
+    """Entry `pick` (0-based) of the run's archive, checked; no torch work yet."""
+    run_dir = Path(run_dir)
+    result = read_result(run_dir)
+    archive = result.get("archive") or []
+    if not archive:
+        raise ExportError(f"{run_dir / 'result.json'} has an empty archive: nothing to export")
+    if not 0 <= pick < len(archive):
+        raise ConfigError("--pick", f"got {pick}, the archive of {run_dir} has {len(archive)} "
+                          "DyNNs", f"0..{len(archive) - 1}")
+    missing = [k for k in ("config", "supernet") if k not in result]
+    if missing:
+        raise ExportError(f"{run_dir / 'result.json'} was written by an older hadas and lacks "
+                          f"{' and '.join(missing)}: {RERUN}")
+    cfg = config_from_dict(result["config"])
+    entry = archive[pick]
+    dynn = entry["dynn"]
+    checkpoint = Path(result["supernet"]["checkpoint"])
+    if not checkpoint.is_file():
+        raise ExportError(f"supernet checkpoint {checkpoint} of run {run_dir} not found "
+                          "(moved or deleted?): restore it, or " + RERUN)
+    return PickedDyNN(run_dir, pick, result, entry, cfg, Backbone.from_dict(entry["backbone"]),
+                      ExitPlan.from_dict(dynn["exits"]),
+                      {d: round(hz) for d, hz in dynn["dvfs_hz"].items()},
+                      checkpoint, Path(result["supernet"]["exits_dir"]))
+
+
+def rebuild(picked: PickedDyNN, device: torch.device,
+            progress: bool = False) -> tuple[ExitArtifacts, DataSplits]:
+    """The DyNN's multi-exit network and exit cache, as the run's evaluators built them."""
+    cfg = picked.cfg
+    supernet = load_supernet(cfg, picked.checkpoint, device)
+    data = load_data(cfg.data)
+    art = prepare_exits(cfg, supernet, file_checksum(picked.checkpoint), picked.backbone, data,
+                        picked.exits_dir, device, progress)
+    return art, data
