@@ -1,6 +1,7 @@
 """Shared fixtures: the shipped configs and their supernets."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,6 +10,11 @@ import pytest
 
 from hadas.config import HadasConfig, load_config
 from hadas.errors import ConfigError
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two workers on two cores: one OpenMP thread each (inherited by the searches the tests
+    # start). Spinning threads of one worker slowed the other's supernet training tenfold.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"

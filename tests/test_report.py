@@ -91,6 +91,12 @@ def test_report_shows_fronts_hypervolume_table_breakdown_gain_and_provenance(run
     assert f"torch {result['software']['torch']}," in text
     assert "&quot;platform&quot;: &quot;agx-xavier&quot;" in text
     assert "synthetic" in text
+    # the cloud behind the front: what the search itself evaluated, the archive among it
+    key = (lambda e: json.dumps([e["backbone"], e["dynn"]["exits"], e["dynn"]["dvfs_hz"]]))
+    assert {key(e) for e in result["archive"]} <= {key(e) for e in result["evaluated"]}
+    scored = {json.dumps(s["backbone"]) for s in result["scored"]}
+    assert {json.dumps(e["backbone"]) for e in result["evaluated"]} <= scored
+    assert f"IOE fronts ({len(result['evaluated'])})" in (index.parent / "front.svg").read_text()
     # the breakdown never claims a saving it did not match in accuracy
     for row in result["breakdown"]:
         alone = row["stages"]["backbone"]["top1"]

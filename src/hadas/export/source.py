@@ -5,7 +5,6 @@ checkpoint and exit-bank folder, so it is the very one whose exit cache gave the
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from hadas.data import DataSplits, load_data
 from hadas.errors import ConfigError, HadasError
 from hadas.exits import ExitArtifacts, file_checksum, prepare_exits
 from hadas.model import load_supernet
+from hadas.report import read_result
 from hadas.space import Backbone, ExitPlan
 
 RERUN = "rerun `hadas search` with the same config and run directory (finished work is reused)"
@@ -42,19 +42,10 @@ class PickedDyNN:
     exits_dir: Path
 
 
-def read_result(run_dir: str | Path) -> dict[str, Any]:
-    path = Path(run_dir) / "result.json"
-    if not path.is_file():
-        raise ExportError(f"{path} not found: export needs a finished search run "
-                          "(`hadas search --run-dir ...`)")
-    with open(path) as f:
-        return json.load(f)
-
-
 def pick_dynn(run_dir: str | Path, pick: int) -> PickedDyNN:
     """Entry `pick` (0-based) of the run's archive, checked; no torch work yet."""
     run_dir = Path(run_dir)
-    result = read_result(run_dir)
+    result = read_result(run_dir)  # a clear error when missing or broken
     archive = result.get("archive") or []
     if not archive:
         raise ExportError(f"{run_dir / 'result.json'} has an empty archive: nothing to export")

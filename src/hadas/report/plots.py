@@ -44,6 +44,11 @@ def front_plot(run: RunData, path: Path) -> Path:
         if run.backbones:
             ax.scatter(*_points(run.backbones, key), s=14, marker="x", c="darkgray",
                        label="backbones alone, reference clocks")
+        if run.result.get("breakdown"):
+            extra = [d for row in run.result["breakdown"] for stage, d in row["stages"].items()
+                     if stage != "backbone"]
+            ax.scatter(*_points(extra, key), s=30, marker="d", facecolors="none",
+                       edgecolors="tab:blue", label="energy-breakdown DyNNs (after the search)")
         for mode, other in sorted(run.baselines.items()):
             colour, marker = BASELINE_STYLES.get(mode, ("black", "o"))
             ax.scatter(*_points([e["dynn"] for e in other["archive"]], key), s=30,

@@ -1,8 +1,8 @@
 """What a report shows, read from a finished run directory (no torch, no models).
 
-- `result.json`: the archive, hypervolume per generation, config, provenance, breakdown;
-- the run database (when present): every DyNN the inner engines returned and every backbone
-  evaluated alone, drawn behind the archive;
+- `result.json`: the archive, hypervolume per generation, what the search evaluated on its
+  way (every DyNN of the inner engines, every backbone scored alone), config, provenance and
+  the energy breakdown;
 - sibling run directories of the same seed (`<parent>/<mode>-seed<seed>`): the baselines.
 """
 from __future__ import annotations
@@ -13,20 +13,27 @@ from pathlib import Path
 from typing import Any
 
 from hadas.errors import HadasError
-from hadas.storage import DB_NAME, RunDatabase
 
 
 @dataclass
 class RunData:
     directory: Path
     result: dict[str, Any]
-    evaluated: list[dict[str, Any]] = field(default_factory=list)   # DyNN dicts of IOE fronts
-    backbones: list[dict[str, Any]] = field(default_factory=list)   # backbone-alone values
     baselines: dict[str, dict[str, Any]] = field(default_factory=dict)  # mode -> result
 
     @property
     def archive(self) -> list[dict[str, Any]]:
         return self.result["archive"]
+
+    @property
+    def evaluated(self) -> list[dict[str, Any]]:
+        """DyNN dicts the inner engines returned during the search."""
+        return [e["dynn"] for e in self.result.get("evaluated", [])]
+
+    @property
+    def backbones(self) -> list[dict[str, Any]]:
+        """Backbones scored alone (top1, latency_ms, energy_mj) during the search."""
+        return self.result.get("scored", [])
 
 
 def read_result(run_dir: Path) -> dict[str, Any]:
@@ -42,15 +49,6 @@ def read_result(run_dir: Path) -> dict[str, Any]:
 def load_run(run_dir: str | Path) -> RunData:
     run_dir = Path(run_dir)
     data = RunData(run_dir, read_result(run_dir))
-    if (run_dir / DB_NAME).is_file():
-        with RunDatabase(run_dir) as db:
-            for part, value in db.evaluations():
-                if "front" in value:
-                    data.evaluated.extend(value["front"])
-                elif "dynns" in value:
-                    data.evaluated.extend(value["dynns"])
-                elif set(part) == {"backbone"}:
-                    data.backbones.append(value)
     seed = data.result["seed"]
     for sibling in sorted(run_dir.resolve().parent.glob(f"*-seed{seed}/result.json")):
         other = json.loads(sibling.read_text())

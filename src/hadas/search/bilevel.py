@@ -68,6 +68,10 @@ class SearchResult:
     hypervolume: list[float]          # of the archive after each generation (normalised)
     reference_point: list[float]
     stats: SearchStats
+    # what the search saw on its way (for reports): every DyNN the inner engines returned, and
+    # every backbone scored alone ({"backbone", "top1", "latency_ms", "energy_mj"})
+    evaluated: list[dict[str, Any]] = field(default_factory=list)
+    scored: list[dict[str, Any]] = field(default_factory=list)
 
 
 def archive_objectives(archive: Sequence[dict[str, Any]]) -> np.ndarray:
@@ -82,6 +86,7 @@ class BilevelSearch:
         self.space = BackboneSpace(cfg.supernet)
         self.stats = SearchStats()
         self.reference = evaluators.reference_point()
+        self.seen: dict[str, dict[str, dict[str, Any]]] = {"evaluated": {}, "scored": {}}
 
     # -- evaluations, through the run database and the executor --------------------------------
     def evaluate(self, kind: str, parts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -113,19 +118,36 @@ class BilevelSearch:
         return values
 
     def backbones(self, backbones: Sequence[Backbone]) -> list[dict[str, Any]]:
-        return self.evaluate("backbone", [{"backbone": b.to_dict()} for b in backbones])
+        values = self.evaluate("backbone", [{"backbone": b.to_dict()} for b in backbones])
+        for b, v in zip(backbones, values):
+            self.seen["scored"][str(b)] = {"backbone": b.to_dict(), **v}
+        return values
 
     def ioes(self, backbones: Sequence[Backbone], inner: str = "exits+dvfs"
              ) -> list[list[DynnResult]]:
         """The IOE front of each backbone; its generator depends on (seed, backbone) only."""
         values = self.evaluate("ioe", [{"backbone": b.to_dict(), "inner": inner}
                                        for b in backbones])
-        return [[DynnResult.from_dict(d) for d in v["front"]] for v in values]
+        return self._saw(backbones, [v["front"] for v in values])
 
     def random_dynns(self, backbones: Sequence[Backbone], n: int) -> list[list[DynnResult]]:
         """n random (exit plan, DVFS) DyNNs of each backbone (the `random` baseline)."""
         values = self.evaluate("ioe", [{"backbone": b.to_dict(), "random": n} for b in backbones])
-        return [[DynnResult.from_dict(d) for d in v["dynns"]] for v in values]
+        return self._saw(backbones, [v["dynns"] for v in values])
+
+    def _saw(self, backbones: Sequence[Backbone], dynns: list[list[dict[str, Any]]]
+             ) -> list[list[DynnResult]]:
+        for b, ds in zip(backbones, dynns):
+            for d in ds:
+                key = json.dumps([b.to_dict(), d["exits"], d["dvfs_hz"]], sort_keys=True)
+                self.seen["evaluated"][key] = {"backbone": b.to_dict(), "dynn": d}
+        return [[DynnResult.from_dict(d) for d in ds] for ds in dynns]
+
+    def result(self, archive: list[dict[str, Any]], history: list[float]) -> SearchResult:
+        """The result so far (what the engines saw up to now, not what is evaluated later)."""
+        return SearchResult(archive, history, self.reference.tolist(), self.stats,
+                            list(self.seen["evaluated"].values()),
+                            list(self.seen["scored"].values()))
 
     def static_dynn(self, s: dict[str, Any]) -> DynnResult:
         """A backbone alone (its `backbones` value): no exits, reference clocks."""
@@ -193,7 +215,7 @@ class BilevelSearch:
                         f"{history[-1]:.4f}, {spent[-1]:.1f} s, ETA {eta:.0f} s")
             if gen < ooe.generations - 1:
                 population = unique(breed(parents, self.space, ooe, rng))
-        return SearchResult(archive, history, self.reference.tolist(), self.stats)
+        return self.result(archive, history)
 
     def run_ioe_only(self, backbones: Sequence[Backbone]) -> SearchResult:
         """The IOE of given backbones (the original script's IOE-only mode)."""
@@ -203,7 +225,7 @@ class BilevelSearch:
         archive = self.merge([], found)
         history = [self.archive_hypervolume(archive)]
         self.db.put_generation(self.run, "ioe", 0, [b.to_dict() for b in backbones], archive)
-        return SearchResult(archive, history, self.reference.tolist(), self.stats)
+        return self.result(archive, history)
 
     def run_conventional(self, references: Sequence[Backbone] | None) -> SearchResult:
         """The paper's comparison: conventional backbones (AttentiveNAS a0-a6 where the space
@@ -231,7 +253,7 @@ class BilevelSearch:
         archive = self.merge([], found)
         history = [self.archive_hypervolume(archive)]
         self.db.put_generation(self.run, "random", 0, [], archive)
-        return SearchResult(archive, history, self.reference.tolist(), self.stats)
+        return self.result(archive, history)
 
     def _outer_order(self, fronts: list[list[DynnResult]]) -> np.ndarray:
         """Survivors best first: best non-dominated rank of their DyNNs in the union of all

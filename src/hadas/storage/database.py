@@ -139,12 +139,6 @@ class RunDatabase:
                               json.dumps(part, sort_keys=True), json.dumps(value), seconds,
                               time.time()))
 
-    def evaluations(self) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-        """Every stored evaluation as (part, value), oldest first."""
-        for part, value in self._db.execute("SELECT part, value FROM evaluations "
-                                            "ORDER BY created, key"):
-            yield json.loads(part), json.loads(value)
-
     def count_evaluations(self, evaluator: str | None = None) -> int:
         if evaluator is None:
             return self._db.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0]
