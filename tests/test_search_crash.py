@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from browser import browser_unavailable, render
 from conftest import CONFIGS
 
 pytestmark = pytest.mark.slow
@@ -94,3 +95,10 @@ def test_kill_9_at_several_moments_then_resume_gives_the_same_result(tmp_path):
     assert result(crashed)["breakdown"] == result(straight)["breakdown"]
     page = (crashed / "run" / "report" / "index.html").read_text()
     assert "<table id=pareto>" in page and 'src="front.svg"' in page
+    # the real run's report in a real browser (tests/test_report.py skips with the reason when
+    # no browser can run here; this end-to-end test then checks the page's text only)
+    if browser_unavailable() is None:
+        shown = render(crashed / "run" / "report" / "index.html",
+                       selectors=["img#front", "img#hypervolume", "table#pareto"])
+        assert shown.problems == []
+        assert all(e.visible for e in shown.elements.values())
