@@ -110,3 +110,21 @@ def test_exit_bank_of_the_trained_supernet_meets_the_acceptance(trained, tmp_pat
     assert 0 < ev["top1"] <= 100
     again = subprocess.run([*cli, "train", *common], capture_output=True, text=True, check=True)
     assert json.loads(again.stdout)["trained_now"] is False
+
+
+def test_a_search_takes_a_calibrated_platform_file_and_says_so(tiny_cfg, trained, tmp_path):
+    """`search.platform: my-board-cal.yaml` (written by `hadas hw calibrate`) is what the
+    evaluators cost with, and their numbers are labelled by what was fitted."""
+    import yaml
+
+    from hadas.evaluation.pipeline import build_evaluators
+    from hadas.hardware import get_platform
+    from hadas.space import BackboneSpace, reference_backbone
+
+    data = get_platform("agx-xavier").to_dict()
+    data["calibration"] = {"fitted": ["latency"], "profile": "made in the test"}
+    path = tmp_path / "agx-xavier-cal.yaml"
+    path.write_text(yaml.safe_dump(data))
+    ev = build_evaluators(tiny_cfg, str(trained), str(path), str(tmp_path / "exits"), "cpu")
+    value = ev.backbone(reference_backbone(BackboneSpace(tiny_cfg.supernet), "min"))
+    assert value["provenance"] == {"latency_ms": "calibrated", "energy_mj": "modelled"}
