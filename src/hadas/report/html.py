@@ -14,6 +14,7 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; 
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
 th, td { border: 1px solid #ddd; padding: 3px 6px; text-align: right; vertical-align: middle; }
+td { white-space: nowrap; } .wide { overflow-x: auto; }
 th { background: #f4f4f4; } td.l, th.l { text-align: left; }
 img { max-width: 100%; } pre { background: #f7f7f7; padding: 1em; overflow: auto; font-size: 0.8em; }
 .note { color: #555; font-size: 0.9em; } code { background: #f2f2f2; padding: 0 3px; }
@@ -29,7 +30,8 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]], table_id: str =
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "\n".join(f"<tr>{''.join(r)}</tr>" for r in rows)
     ident = f" id={table_id}" if table_id else ""
-    return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
+    return (f"<div class=wide><table{ident}><thead><tr>{head}</tr></thead><tbody>\n{body}\n"
+            "</tbody></table></div>")
 
 
 def plain(value: Any) -> str:
@@ -59,8 +61,13 @@ def exit_rate_bars(rates: Sequence[float], positions: Sequence[int]) -> str:
 
 
 def mhz(dvfs_hz: Mapping[str, int]) -> str:
-    """`cpu 2266 · gpu 1377 · emc 2133` (MHz)."""
-    return " · ".join(f"{k} {v / 1e6:.0f}" for k, v in dvfs_hz.items())
+    """`2266/1377/2133`: MHz per domain, in the order of `domains(...)`."""
+    return "/".join(f"{v / 1e6:.0f}" for v in dvfs_hz.values())
+
+
+def dvfs_header(dynns: Sequence[Mapping[str, Any]]) -> str:
+    """`DVFS MHz cpu/gpu/emc` (the domains of the first DyNN)."""
+    return "DVFS MHz " + "/".join(dynns[0]["dvfs_hz"]) if dynns else "DVFS MHz"
 
 
 def compact(values: Sequence[Any]) -> str:
@@ -76,7 +83,7 @@ def provenance_text(prov: Mapping[str, str]) -> str:
 def pareto_table(archive: Sequence[dict[str, Any]]) -> str:
     headers = ("ID", "top-1 %", "latency ms", "energy mJ", "provenance", "resolution", "width",
                "depth", "kernel", "expand", "exits (after block)", "policy @ threshold",
-               "DVFS MHz", "exit rates", "generation")
+               dvfs_header([e["dynn"] for e in archive]), "exit rates", "generation")
     rows = []
     for i, e in sorted(enumerate(archive), key=lambda ie: -ie[1]["dynn"]["top1"]):
         b, d = e["backbone"], e["dynn"]
@@ -95,7 +102,9 @@ def pareto_table(archive: Sequence[dict[str, Any]]) -> str:
 
 def breakdown_table(breakdown: Sequence[dict[str, Any]]) -> str:
     headers = ("backbone", "stage", "top-1 %", "energy mJ", "saving vs alone", "latency ms",
-               "exits (after block)", "DVFS MHz", "at equal accuracy")
+               "exits (after block)",
+               dvfs_header([d for row in breakdown for d in row["stages"].values()]),
+               "at equal accuracy")
     rows = []
     for row in breakdown:
         alone = row["stages"]["backbone"]["energy_mj"]

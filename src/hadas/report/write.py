@@ -125,7 +125,8 @@ def provenance(run: RunData) -> dict[str, Any]:
         "supernet": r.get("supernet", "not recorded"),
         "wall time (s)": r.get("seconds"),
         "compute time per phase (s)": {k: round(v, 2) for k, v in ev.get("seconds", {}).items()},
-        "evaluations computed / reused": f"{ev.get('computed')} / {ev.get('cached')}",
+        "evaluations computed": ev.get("computed", "not recorded"),
+        "evaluations reused from the run database": ev.get("cached", "not recorded"),
         "baselines beside it": ", ".join(sorted(run.baselines)) or "none",
         "software": software,
     }
