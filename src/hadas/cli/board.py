@@ -7,7 +7,6 @@ import json
 from hadas import api
 
 
-
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("agent", help="device agent: measure DyNNs for a remote search host")
     agent = p.add_subparsers(dest="agent_command", required=True)

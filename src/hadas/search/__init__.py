@@ -1,4 +1,5 @@
-"""The HADAS search: selection, breeding and the inner engine (IOE); OOE and driver to come."""
+"""The HADAS search: selection, breeding, the inner engine (IOE), the bi-level driver (OOE +
+IOE, baselines) and the energy breakdown."""
 from hadas.search.ioe import IoeResult, run_ioe
 from hadas.search.selection import nondominated_rank, pareto_indices, rank_and_crowding
 
