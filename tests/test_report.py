@@ -164,3 +164,23 @@ def test_report_of_a_folder_without_a_finished_run_is_a_clear_error(tmp_path, ca
     (tmp_path / "result.json").write_text("{broken")
     assert main(["report", str(tmp_path)]) == 2
     assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_a_search_refreshes_the_reports_beside_it_and_survives_a_broken_one(runs, tmp_path):
+    from hadas.api.searching import refresh_sibling_reports
+
+    root = tmp_path / "runs"
+    for mode in ("hadas", "conventional"):
+        (root / f"{mode}-seed0").mkdir(parents=True)
+        (root / f"{mode}-seed0" / "result.json").write_bytes(
+            (runs / f"{mode}-seed0" / "result.json").read_bytes())
+    broken = root / "static-seed0"
+    (broken / "report").mkdir(parents=True)
+    (broken / "result.json").write_text("{broken")
+    (broken / "report" / "index.html").write_text("old")
+    index = write_report(root / "hadas-seed0")          # the broken neighbour is skipped
+    index.write_text("old")
+    said = []
+    refresh_sibling_reports(root / "conventional-seed0", 0, said.append)
+    assert "id=gains" in index.read_text()                # rewritten, with the comparison
+    assert len(said) == 1 and "static-seed0 was not refreshed" in said[0]

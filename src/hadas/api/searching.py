@@ -17,7 +17,7 @@ from hadas.api.modes import MODES
 from hadas.api.supernet import configure, default_supernet_dir, train_supernet
 from hadas.atomic import write_atomic
 from hadas.config import HadasConfig
-from hadas.errors import ConfigError
+from hadas.errors import ConfigError, HadasError
 from hadas.evaluation.executors import create_executor
 from hadas.evaluation.pipeline import build_evaluators
 from hadas.hardware import Platform, resolve_platform
@@ -98,16 +98,19 @@ def search(config: str | Path | HadasConfig | None = None, run_dir: str | Path |
                       "exits_dir": str((supernet_dir / "exits").resolve())}, breakdown)
         db.set_status(mode, "finished")
     write_report(run_dir)
-    refresh_sibling_reports(run_dir, cfg.seed)
+    refresh_sibling_reports(run_dir, cfg.seed, report)
     return result, run_dir
 
 
-def refresh_sibling_reports(run_dir: Path, seed: int) -> None:
+def refresh_sibling_reports(run_dir: Path, seed: int, report: Callable[[str], None]) -> None:
     """Rewrite the default reports of the other runs of this seed beside `run_dir`, so that
-    their comparisons include this run."""
+    their comparisons include this run (one that cannot be rewritten is said, not fatal)."""
     for index in sorted(run_dir.resolve().parent.glob(f"*-seed{seed}/report/index.html")):
         if index.parents[1] != run_dir.resolve():
-            write_report(index.parents[1])
+            try:
+                write_report(index.parents[1])
+            except HadasError as exc:
+                report(f"warning: the report of {index.parents[1]} was not refreshed: {exc}")
 
 
 def attentivenas_backbones(space: BackboneSpace) -> list[Backbone] | None:

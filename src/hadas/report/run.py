@@ -51,8 +51,13 @@ def load_run(run_dir: str | Path) -> RunData:
     data = RunData(run_dir, read_result(run_dir))
     seed = data.result["seed"]
     for sibling in sorted(run_dir.resolve().parent.glob(f"*-seed{seed}/result.json")):
-        other = json.loads(sibling.read_text())
-        if sibling.parent != run_dir.resolve() and other.get("name") == data.result["name"]:
+        if sibling.parent == run_dir.resolve():
+            continue
+        try:
+            other = read_result(sibling.parent)
+        except HadasError:  # a broken neighbour does not stop this run's report
+            continue
+        if other.get("name") == data.result["name"]:
             data.baselines.setdefault(other["mode"], other)
     data.baselines.pop(data.result["mode"], None)
     return data
