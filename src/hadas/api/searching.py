@@ -21,6 +21,7 @@ from hadas.errors import ConfigError, HadasError
 from hadas.evaluation.executors import create_executor
 from hadas.evaluation.pipeline import build_evaluators
 from hadas.hardware import Platform, resolve_platform
+from hadas.model import resolve_device
 from hadas.report import write_report
 from hadas.search.bilevel import BilevelSearch, SearchResult
 from hadas.search.breakdown import comparison_backbones, energy_breakdown
@@ -95,7 +96,8 @@ def search(config: str | Path | HadasConfig | None = None, run_dir: str | Path |
             breakdown = energy_breakdown(engine, comparison_backbones(engine, result.archive))
         write_result(run_dir, cfg, mode, result, time.perf_counter() - t0, platform,
                      {"checkpoint": str(checkpoint.resolve()),
-                      "exits_dir": str((supernet_dir / "exits").resolve())}, breakdown)
+                      "exits_dir": str((supernet_dir / "exits").resolve()),
+                      "device": str(resolve_device(device))}, breakdown)
         db.set_status(mode, "finished")
     write_report(run_dir)
     refresh_sibling_reports(run_dir, cfg.seed, report)
@@ -133,7 +135,8 @@ def write_result(run_dir: Path, cfg: HadasConfig, mode: str, result: SearchResul
                  seconds: float, platform: Platform, supernet: dict[str, str],
                  breakdown: list[dict[str, Any]] | None = None) -> None:
     """`result.json` (the archive with everything about each DyNN, and what the run was made
-    from: config, supernet, platform provenance, software) and `result.csv`."""
+    from: config, supernet (checkpoint, exits_dir, device), platform provenance, software)
+    and `result.csv`."""
     payload = {"name": cfg.name, "mode": mode, "seed": cfg.seed, "platform": platform.name,
                "config_fingerprint": cfg.fingerprint, "seconds": round(seconds, 2),
                "config": cfg.to_dict(), "supernet": supernet,

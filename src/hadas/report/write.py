@@ -122,7 +122,7 @@ def provenance(run: RunData) -> dict[str, Any]:
         "platform fingerprint / file": f"{hw.get('fingerprint')} / {hw.get('source')}",
         "hardware model provenance": hw.get("provenance", "not recorded"),
         "calibration": hw.get("calibration") or "none (uncalibrated model)",
-        "supernet": r.get("supernet", "not recorded"),
+        "supernet, exit banks, evaluation device": r.get("supernet", "not recorded"),
         "wall time (s)": r.get("seconds"),
         "compute time per phase (s)": {k: round(v, 2) for k, v in ev.get("seconds", {}).items()},
         "evaluations computed": ev.get("computed", "not recorded"),
