@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "hadas"
-SHARED = {"errors", "config", "atomic"}  # leaves any room may use (config imports space, errors)
+# leaves any room may use (config imports space, errors)
+SHARED = {"errors", "config", "atomic", "versions"}
 ALLOWED = {
     "errors": set(),
     "atomic": set(),
+    "versions": set(),
     "config": {"errors", "space"},
     "space": {"errors"},
     "model": {"space"},
@@ -27,7 +29,7 @@ ALLOWED = {
             "storage", "report", "export"},
     "cli": {"api"},
 }
-NO_TORCH = {"errors", "config", "atomic", "space", "storage", "report"}
+NO_TORCH = {"errors", "config", "atomic", "versions", "space", "storage", "report"}
 # hardware works on skeletons; only its measurement backends may touch torch (lazily)
 TORCH_ONLY_IN = {"hardware": "measure"}
 

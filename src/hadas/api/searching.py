@@ -5,7 +5,6 @@ import contextlib
 import csv
 import dataclasses
 import functools
-import importlib.metadata
 import json
 import platform as platform_module
 import time
@@ -27,6 +26,7 @@ from hadas.search.bilevel import BilevelSearch, SearchResult
 from hadas.search.breakdown import comparison_backbones, energy_breakdown
 from hadas.space import ATTENTIVENAS, Backbone, BackboneSpace, resolve_arch
 from hadas.storage import RunDatabase
+from hadas.versions import package_versions
 
 EMBEDDED_DEFAULT = "tiny-digits.yaml"
 
@@ -157,13 +157,8 @@ def write_result(run_dir: Path, cfg: HadasConfig, mode: str, result: SearchResul
 
 def software_versions() -> dict[str, str]:
     """Versions of Python and of the packages a run's numbers depend on."""
-    out = {"python": platform_module.python_version(), "os": platform_module.platform()}
-    for name in ("hadas", "torch", "numpy", "pymoo"):
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+    return {"python": platform_module.python_version(), "os": platform_module.platform(),
+            **package_versions("hadas", "torch", "numpy", "pymoo")}
 
 
 def write_csv(f: IO[str], archive: list[dict[str, Any]]) -> None:

@@ -51,13 +51,14 @@ def exit_bank_key(cfg: HadasConfig, backbone: Backbone, supernet_id: str) -> str
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def file_checksum(path: str | Path) -> str:
-    """sha256 of a file (identifies supernet weights in exit-bank keys)."""
+def file_checksum(path: str | Path, length: int = 20) -> str:
+    """sha256 of a file, its first `length` hex digits (identifies supernet weights in
+    exit-bank keys)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-    return h.hexdigest()[:20]
+    return h.hexdigest()[:length]
 
 
 def prepare_exits(cfg: HadasConfig, supernet: Supernet, supernet_id: str, backbone: Backbone,

@@ -26,9 +26,9 @@ from hadas.export.manifest import (
     input_spec,
     readme,
     sha256_file,
-    versions,
 )
 from hadas.export.onnx_files import export_onnx
+from hadas.versions import package_versions
 from hadas.export.pieces import split_network
 from hadas.export.program import build_program, check_exportable
 from hadas.export.source import ExportError, PickedDyNN, pick_dynn, rebuild
@@ -148,5 +148,5 @@ def _manifest(picked: PickedDyNN, bank_key: str, n_eval: int, plan: Any,
         "verification": {"program_on_eval_split": program, "exit_cache": exit_cache,
                          "run": run_numbers, "program_matches_run": same_outcome(program,
                                                                                  run_numbers)},
-        "software": versions("hadas", "torch", "onnx", "onnxscript", "onnxruntime"),
+        "software": package_versions("hadas", "torch", "onnx", "onnxscript", "onnxruntime"),
     }

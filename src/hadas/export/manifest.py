@@ -1,21 +1,17 @@
 """`manifest.json` and `README.md` of a bundle: what it holds, what to expect, how to run it."""
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
 from pathlib import Path
 from typing import Any
+
+from hadas.exits import file_checksum
 
 SCHEMA = "hadas-dynn-bundle/1"
 
 
 def sha256_file(path: str | Path) -> str:
     """Full sha256 (hex) of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return file_checksum(path, length=64)
 
 
 def file_list(folder: Path, skip: tuple[str, ...] = ("manifest.json",)) -> list[dict[str, Any]]:
@@ -30,16 +26,6 @@ def dvfs_block(dvfs_hz: dict[str, int]) -> dict[str, Any]:
     hz = {d: int(v) for d, v in dvfs_hz.items()}
     command = ("hadas dvfs --set " + ",".join(f"{d}={v}" for d, v in hz.items())) if hz else None
     return {"hz": hz, "mhz": {d: v / 1e6 for d, v in hz.items()}, "apply": command}
-
-
-def versions(*names: str) -> dict[str, str]:
-    out = {}
-    for name in names:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 def input_spec(shape_chw: tuple[int, int, int], resolution: int, mean: tuple[float, ...],

@@ -1,7 +1,6 @@
 """`write_report`: the HTML report of a finished run directory."""
 from __future__ import annotations
 
-import importlib.metadata
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from hadas.report import html
 from hadas.report.compare import energy_gain
 from hadas.report.plots import breakdown_plot, front_plot, hypervolume_plot
 from hadas.report.run import RunData, load_run
+from hadas.versions import package_versions
 
 BASELINE_ORDER = ("conventional", "exits-only", "dvfs-only", "static", "random", "ioe")
 
@@ -114,7 +114,7 @@ def provenance(run: RunData) -> dict[str, Any]:
     hw = r.get("hardware", {})
     ev = r.get("evaluations", {})
     software = dict(r.get("software", {}))
-    software["matplotlib (report)"] = importlib.metadata.version("matplotlib")
+    software["matplotlib (report)"] = package_versions("matplotlib")["matplotlib"]
     return {
         "run directory": str(run.directory), "name": r["name"], "mode": r["mode"],
         "seed": r["seed"], "config fingerprint": r.get("config_fingerprint"),
