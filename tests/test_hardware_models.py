@@ -17,7 +17,7 @@ from hadas.hardware import (DvfsSetting, HardwareModel, expected_costs, get_plat
                             list_platforms, load_platform_file, segment_layer_costs)
 from hadas.hardware.expected import exit_prefix_costs
 from hadas.hardware.local import cpu_table_hz, local_platform
-from hadas.hardware.platform import platform_from_dict
+from hadas.hardware.platform import load_platform_file, platform_from_dict
 from hadas.space import BackboneSpace, ExitPlan, exit_head_layers, resolve_arch
 
 PLATFORMS = list_platforms()
@@ -254,7 +254,21 @@ def test_power_stays_within_the_model_bounds(name, skeletons):
     costs = HardwareModel(p).costs_grid(skeletons["max"], NO_EXITS)
     power_w = costs.total_energy_mj / costs.total_latency_ms
     assert np.all(power_w >= c.static_w)
-    assert np.all(power_w <= c.static_w + c.host_w + c.compute_w + c.memory_w)
+    assert np.all(power_w <= p.power_budget_w)
+
+
+def test_an_impossible_coefficient_is_refused_naming_it(tmp_path):
+    data = get_platform("tx2").to_dict()
+    data["coefficients"]["efficiency"]["dwconv"] = 3.0      # 300 % of the peak
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match="efficiency.dwconv"):
+        load_platform_file(path)
+    data = get_platform("tx2").to_dict()
+    data["coefficients"]["static_w"] = 40.0                  # over the 15 W board
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match="budget"):
+        load_platform_file(path)
 
 
 def test_gated_cores_fp16_and_clock_errors(skeletons):

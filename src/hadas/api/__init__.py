@@ -13,6 +13,7 @@ _WHERE = {
     "BoardMeasurer": "board", "profile": "board", "serve_agent": "board",
     "ExitEvaluation": "exits", "evaluate_exits": "exits", "train_exit_bank": "exits",
     "calibrate_platform": "hardware_models", "estimate_costs": "hardware_models",
+    "check_platform": "hardware_models", "import_lut": "hardware_models",
     "platform_info": "hardware_models", "platform_summaries": "hardware_models",
     "compare_runs": "runs", "list_runs": "runs", "load_result": "runs",
     "SEARCH_MODES": "modes", "search": "searching",

@@ -1,4 +1,4 @@
-"""Hardware models: list and show platforms, estimate a DyNN's costs, calibrate a platform."""
+"""Hardware models: list and show platforms, estimate costs, import LUTs, calibrate, check."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -8,10 +8,11 @@ from typing import Any
 from hadas.api.supernet import configure
 from hadas.config import HadasConfig
 from hadas.errors import ConfigError
-from hadas.hardware import (DEFAULT_PLATFORM, DvfsSetting, HardwareModel, get_platform,
-                            list_platforms, resolve_platform)
-from hadas.hardware.calibration import calibrate, save_calibrated
-from hadas.hardware.profile_format import read_profile
+from hadas.hardware import (DEFAULT_PLATFORM, DvfsSetting, HardwareModel, Platform,
+                            get_platform, list_platforms, resolve_platform)
+from hadas.hardware.calibration import calibrate, check, save_calibrated, split_samples
+from hadas.hardware.lut_import import import_luts
+from hadas.hardware.profile_format import Profile, read_profile, write_profile
 from hadas.space import BackboneSpace, ExitPlan, resolve_arch
 
 
@@ -72,16 +73,57 @@ def estimate_costs(config: str | Path | HadasConfig, arch: str,
             "power_mode": model.mode, **costs.to_dict()}
 
 
+def _profile_space(prof: Profile, config: str | Path | None) -> BackboneSpace | None:
+    """The supernet space of a profile's dynn/network samples (none for operations only)."""
+    if config is None and prof.config is None:
+        return None
+    return BackboneSpace(configure(config or prof.config).supernet)
+
+
+def _same_board(profile: Profile, platform: Platform) -> None:
+    names = {platform.name, (platform.calibration or {}).get("base_platform", platform.name)}
+    if profile.platform not in names:
+        raise ConfigError("platform", f"the profile was measured on {profile.platform!r}, "
+                          f"not {platform.name!r}", [profile.platform])
+
+
 def calibrate_platform(platform: str, profile: str | Path, out: str | Path,
                        train_fraction: float = 0.5, seed: int = 0,
-                       config: str | Path | None = None, precision: str = "fp32") -> dict[str, Any]:
+                       config: str | Path | None = None, precision: str = "fp32",
+                       mode: str | None = None, name: str | None = None) -> dict[str, Any]:
     """Fit `platform` to a measured profile, save the calibrated YAML to `out`; the fit report."""
     prof = read_profile(profile)
     base = resolve_platform(platform)
-    if prof.platform != base.name:
-        raise ConfigError("platform", f"the profile was measured on {prof.platform!r}, "
-                          f"not {base.name!r}", [prof.platform])
-    cfg = configure(config or prof.config)
-    result = calibrate(base, prof, BackboneSpace(cfg.supernet), train_fraction, seed, precision)
+    _same_board(prof, base)
+    result = calibrate(base, prof, _profile_space(prof, config), train_fraction, seed, precision,
+                       mode, name)
     path = save_calibrated(result, out, str(profile))
-    return {"platform": base.name, "out": str(path), **result.report.to_dict()}
+    return {"platform": result.platform.name, "out": str(path), **result.report}
+
+
+def check_platform(platform: str, profile: str | Path, config: str | Path | None = None,
+                   precision: str | None = None, mode: str | None = None,
+                   held_out: bool = False) -> dict[str, Any]:
+    """Score a platform (shipped or calibrated) on a profile without fitting it; with
+    `held_out`, only on the samples its own calibration held out."""
+    prof = read_profile(profile)
+    p = resolve_platform(platform)
+    _same_board(prof, p)
+    cal = p.calibration or {}
+    samples = None
+    if held_out:
+        if "seed" not in cal:
+            raise ConfigError("held_out", f"{p.name} is not calibrated: no held-out split")
+        samples = split_samples(len(prof.samples), cal["train_fraction"], cal["seed"])[1]
+    return check(p, prof, _profile_space(prof, config), precision or cal.get("precision", "fp32"),
+                 mode or cal.get("power_mode"), samples)
+
+
+def import_lut(files: Sequence[str | Path], platform: str, out: str | Path,
+               resolution: int | None = None) -> dict[str, Any]:
+    """Convert per-layer look-up tables into a profile of operation samples at `out`."""
+    p = resolve_platform(platform)
+    prof = import_luts(list(files), p, resolution)
+    write_profile(out, prof.platform, None, None, prof.samples, prof.host, prof.created)
+    return {"platform": p.name, "out": str(out), "n_samples": len(prof.samples),
+            "dvfs_hz": p.reference_hz(), "assumed": prof.host["assumed"]}

@@ -1,4 +1,5 @@
-"""Commands on hardware models: `hadas platforms list|show`, `hadas hw estimate|calibrate`."""
+"""Commands on hardware models: `hadas platforms list|show`, `hadas hw estimate|import-lut|
+calibrate|check`."""
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--json", action="store_true", help="print JSON")
     q.set_defaults(func=_show)
 
-    p = sub.add_parser("hw", help="analytical latency/energy model: estimate, calibrate")
+    p = sub.add_parser("hw", help="analytical latency/energy model: estimate, import-lut, "
+                       "calibrate, check")
     hsub = p.add_subparsers(dest="hw_command", required=True)
     q = hsub.add_parser("estimate", help="per-segment and total latency/energy of a DyNN")
     add_config(q, device=False)
@@ -35,15 +37,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=_estimate)
     q = hsub.add_parser("calibrate", help="fit a platform's coefficients to a measured profile")
     q.add_argument("--platform", required=True, help="registered name or platform YAML")
-    q.add_argument("--profile", required=True, help="profile JSON written by `hadas profile`")
+    q.add_argument("--profile", required=True,
+                   help="profile JSON (`hadas profile` or `hadas hw import-lut`)")
     q.add_argument("--out", required=True, help="calibrated platform YAML to write")
+    q.add_argument("--name", help="name of the calibrated platform (default: the base's); a "
+                   "file shipped in hardware/platforms/ must be named as the file")
     q.add_argument("--config", help="run configuration (default: the one the profile names)")
     q.add_argument("--train-fraction", type=float, default=0.5,
                    help="share of samples fitted on; the rest is held out (default: 0.5)")
     q.add_argument("--seed", type=int, default=0, help="seed of the train/held-out split")
     q.add_argument("--precision", choices=("fp32", "fp16"), default="fp32")
+    q.add_argument("--mode", help="power mode the profile was measured in (default: the "
+                   "platform's default mode)")
     q.add_argument("--json", action="store_true", help="print the whole report as JSON")
     q.set_defaults(func=_calibrate)
+    q = hsub.add_parser("import-lut", help="per-layer look-up tables (OFA / Harmonic-NAS keys) "
+                        "-> a profile of operation samples")
+    q.add_argument("files", nargs="+", help="LUT JSON files ({key: {lat: ms, enrg: mJ}})")
+    q.add_argument("--platform", required=True, help="the board they were measured on")
+    q.add_argument("--out", required=True, help="profile JSON to write")
+    q.add_argument("--resolution", type=int,
+                   help="network input resolution (default: each file's stem ConvLayer)")
+    q.set_defaults(func=_import_lut)
+    q = hsub.add_parser("check", help="score a platform on a profile without fitting it")
+    q.add_argument("--platform", required=True, help="registered name or platform YAML")
+    q.add_argument("--profile", required=True, help="profile JSON")
+    q.add_argument("--config", help="run configuration (default: the one the profile names)")
+    q.add_argument("--precision", choices=("fp32", "fp16"),
+                   help="default: the calibration's, else fp32")
+    q.add_argument("--mode", help="power mode (default: the calibration's, else the default)")
+    q.add_argument("--held-out", action="store_true",
+                   help="only the samples the platform's own calibration held out")
+    q.add_argument("--json", action="store_true", help="print JSON")
+    q.set_defaults(func=_check)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -91,19 +117,57 @@ def _estimate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scores_line(name: str, q: dict) -> str:
+    return (f"    {name:<13} MAPE {q['mape']:7.2f}%  Kendall tau {q['kendall_tau']:6.3f}  "
+            f"Spearman rho {q['spearman_rho']:6.3f}  measured/predicted {q['ratio_median']:.3f} "
+            f"[{q['ratio_p10']:.3f}, {q['ratio_p90']:.3f}]")
+
+
 def _calibrate(args: argparse.Namespace) -> int:
     r = api.calibrate_platform(args.platform, args.profile, args.out, args.train_fraction,
-                               args.seed, args.config, args.precision)
+                               args.seed, args.config, args.precision, args.mode, args.name)
     if args.json:
         print(json.dumps(r))
         return 0
     print(f"calibrated {r['platform']} on {r['n_train_samples']} samples, "
           f"held out {r['n_test_samples']}; wrote {r['out']}")
-    for name in ("latency_train", "latency_test", "energy_train", "energy_test"):
-        q = r[name]
-        if q is None:
-            print(f"  {name:<14} -")
-            continue
-        print(f"  {name:<14} MAPE {q['mape_before']:.2f}% -> {q['mape_after']:.2f}%, "
-              f"Kendall tau {q['tau_before']:.3f} -> {q['tau_after']:.3f} ({q['n_rows']} rows)")
+    for quantity in ("latency", "energy"):
+        for split in ("train", "test"):
+            q = (r[quantity] or {}).get(split)
+            if q is None:
+                print(f"  {quantity} {split}: -")
+                continue
+            print(f"  {quantity} {split} ({q['model']['n']} rows; trivial rankers fitted "
+                  "y = a + b x on the training rows):")
+            for name in ("model", "prior", "kernel_count", "macs"):
+                print(_scores_line(name, q[name]))
+    print(f"  identified: {', '.join(r['identified']) or 'nothing'}")
+    for name, why in r["not_identified"].items():
+        print(f"  not identified: {name}: {why}")
+    for name, where in r["at_bound"].items():
+        print(f"  on a physical bound: {name} {where}")
+    for line in r["assumed"]:
+        print(f"  assumed: {line}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    r = api.check_platform(args.platform, args.profile, args.config, args.precision, args.mode,
+                           args.held_out)
+    if args.json:
+        print(json.dumps(r))
+        return 0
+    prov = r["provenance"]
+    print(f"{r['platform']} ({prov['latency_ms']} latency, {prov['energy_mj']} energy) on "
+          f"{r['n_samples']} samples{' (held out by its calibration)' if args.held_out else ''}:")
+    for quantity in ("latency", "energy"):
+        q = r[quantity]
+        print(_scores_line(f"{quantity} ({q['n']})", q) if q else f"    {quantity}: no data")
+    return 0
+
+
+def _import_lut(args: argparse.Namespace) -> int:
+    r = api.import_lut(args.files, args.platform, args.out, args.resolution)
+    print(f"imported {r['n_samples']} operations measured on {r['platform']} into {r['out']}")
+    print(f"  assumed: {r['assumed']}")
     return 0

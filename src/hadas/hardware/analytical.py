@@ -7,34 +7,41 @@ the GPU on a Jetson, the CPU on `local`) and f_emc:
                                                            active cores (TPC gating), k_flop = 2
                                                            (FMA), s_fp16 = fp16 speed-up or 1
     t_comp,l  = 2 MACs_l / (peak_c x eff_kind(l))          eff per kind: conv, dwconv, pwconv,
-                                                           linear; 0 for pool/elementwise
-    bw        = f_emc x n_transfers x bus_bytes x eta_bw   DDR: n_transfers = 2
+                                                           linear, in (0, 1]; 0 for memory-only
+    bw        = f_emc x n_transfers x bus_bytes x eta_bw   DDR: n_transfers = 2; eta_bw in (0, 1]
     t_mem,l   = bytes_l / bw                               weights + input + output
-    t_launch,l = kernels_l x (t_fixed + c_host / f_cpu)    host-side launch, scales with 1/f_cpu
-    t_l       = max(t_comp,l, t_mem,l) + t_launch,l        roofline plus overhead
+    t_kern,l  = kernels_l x (t_fixed + c_host / f_cpu)     host-side launch, scales with 1/f_cpu
+    t_l       = max(t_comp,l, t_mem,l) + t_kern,l          roofline plus per-kernel overhead
 
-    g_d(f)    = (f / f_max,d) x (V_d(f) / V_d(f_max,d))^2  dynamic power relative to the max clock
-    V_d(f)/V_d(f_max) = r_floor                     for f <= r_knee x f_max,d
-                      = linear from r_floor to 1    for r_knee x f_max,d < f <= f_max,d
-    E_l       = (P_static + P_host g_cpu(f_cpu)) t_l + P_comp g_c(f_c) t_comp,l
-                + P_mem g_emc(f_emc) t_mem,l
+and a segment (one invocation: the unit a deployment runs and synchronises on) costs
 
-so the host CPU draws power for the whole pass (batch-1 inference drives and waits for every
-kernel), the compute domain only while it computes (utilisation t_comp/t) and the memory only
-while it streams (t_mem/t); with r_floor = 1 for the EMC, memory energy is proportional to traffic.
-A segment's latency and energy are the sums over its operations: latency_ms = 1e3 sum t_l,
-energy_mj = 1e3 sum E_l. The shape of V(f) is the one of the T210 GPU's CVB table (PLATFORMS.md
-§7: flat at V_min up to about half the max clock, then close to linear); NVIDIA publishes none
-for T186/T194/T234, so each platform file says where its r_floor and r_knee come from.
+    T_seg     = t_invoke + sum_l t_l                       t_invoke: fixed cost per invocation
+    E_seg     = (P_static + P_host g_cpu(f_cpu)) T_seg     static and host power over the pass
+                + v_c(f_c)^2 sum_l e_kind(l) MACs_l        dynamic energy per operation, own
+                + v_emc(f_emc)^2 e_byte sum_l bytes_l      coefficients (not the roofline split)
+                + e_invoke + e_kernel sum_l kernels_l      fixed energy per invocation, kernel
 
-Coefficients (eff_kind, eta_bw, t_fixed, c_host, P_static, P_host, P_comp, P_mem) come from the
-platform file: assumed until `hadas hw calibrate` fits them, and the results say which
-(`modelled` or `calibrated`).
+    v_d(f)    = V_d(f) / V_d(f_max,d): r_floor for f <= r_knee x f_max,d, then linear to 1
+    g_d(f)    = (f / f_max,d) x v_d(f)^2                   dynamic power relative to the max clock
+
+Energy per MAC (e_kind, pJ at V_max; divided by s_fp16 in fp16) and per byte (e_byte) are what
+switching costs: C V^2 per operation, independent of how long the operation takes, so the
+energy fit does not inherit the latency fit's compute/memory split. The host CPU draws power for
+the whole pass (batch-1 inference drives and waits for every kernel); with r_floor = 1 for the
+EMC, memory energy is proportional to traffic. latency_ms = 1e3 T_seg, energy_mj = 1e3 E_seg.
+The shape of V(f) is the one of the T210 GPU's CVB table (PLATFORMS.md §7: flat at V_min up to
+about half the max clock, then close to linear); NVIDIA publishes none for T186/T194/T234, so
+each platform file says where its r_floor and r_knee come from.
+
+Coefficients (eff_kind, eta_bw, t_fixed, c_host, t_invoke, P_static, P_host, e_kind, e_byte,
+e_invoke, e_kernel)
+come from the platform file: assumed until `hadas hw calibrate` fits them, and the results say
+which (`modelled` or `calibrated`). `Platform.physical_bounds` keeps them physically possible.
 """
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -42,7 +49,7 @@ import numpy as np
 
 from hadas.errors import ConfigError
 from hadas.hardware.clocks import DvfsSetting
-from hadas.hardware.layer_costs import bytes_per_value, segment_layer_costs
+from hadas.hardware.layer_costs import LayerCost, bytes_per_value, segment_layer_costs
 from hadas.hardware.platform import (HOST_DOMAIN, LAYER_KINDS, MEMORY_DOMAIN, Coefficients,
                                      Platform, VoltageCurve)
 from hadas.hardware.registry import DEFAULT_PLATFORM, get_platform
@@ -69,30 +76,47 @@ class LayerTable:
         """Sum [n_ops, ...] per segment -> [n_segments, ...]."""
         return np.add.reduceat(values, self.starts, axis=0)
 
+    def kind_macs(self) -> np.ndarray:
+        """MACs of each layer kind per segment: [n_segments, len(LAYER_KINDS)]."""
+        onehot = self.kind[:, None] == np.arange(len(LAYER_KINDS))[None, :]
+        return self.segment_sum(onehot * self.macs[:, None])
+
+
+    @classmethod
+    def from_units(cls, kinds: Sequence[str], indices: Sequence[int],
+                   units: Sequence[Sequence[LayerCost]]) -> "LayerTable":
+        """One segment per unit (a DyNN segment, a measured operation, a whole network)."""
+        ops = [c for u in units for c in u]
+        sizes = [len(u) for u in units]
+        index = {k: i for i, k in enumerate(LAYER_KINDS)}
+        return cls(tuple(kinds), tuple(indices),
+                   np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp),
+                   np.array([c.macs for c in ops], dtype=float),
+                   np.array([c.bytes_moved for c in ops], dtype=float),
+                   np.array([c.kernels for c in ops], dtype=float),
+                   np.array([index.get(c.kind, -1) for c in ops], dtype=np.intp))
+
 
 @lru_cache(maxsize=256)
 def layer_table(skeleton: Skeleton, plan: ExitPlan, exit_channels: int,
                 precision: str = "fp32") -> LayerTable:
     """The operations of `segments(skeleton, plan, exit_channels)` as arrays (cached)."""
     segs = segment_layer_costs(skeleton, plan, exit_channels, precision)
-    ops = [c for s in segs for c in s.layers]
-    sizes = [len(s.layers) for s in segs]
-    kinds = {k: i for i, k in enumerate(LAYER_KINDS)}
-    return LayerTable(tuple(s.kind for s in segs), tuple(s.index for s in segs),
-                      np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp),
-                      np.array([c.macs for c in ops], dtype=float),
-                      np.array([c.bytes_moved for c in ops], dtype=float),
-                      np.array([c.kernels for c in ops], dtype=float),
-                      np.array([kinds.get(c.kind, -1) for c in ops], dtype=np.intp))
+    return LayerTable.from_units([s.kind for s in segs], [s.index for s in segs],
+                                 [s.layers for s in segs])
+
+
+def voltage_ratio(freq_hz: np.ndarray, max_hz: float, curve: VoltageCurve) -> np.ndarray:
+    """v(f) = V(f) / V(f_max), the piecewise-linear voltage curve."""
+    x = np.asarray(freq_hz, dtype=float) / max_hz
+    span = max(1.0 - curve.knee_ratio, 1e-9)
+    return curve.floor_ratio + (1.0 - curve.floor_ratio) * np.clip((x - curve.knee_ratio) / span,
+                                                                   0.0, None)
 
 
 def dynamic_scale(freq_hz: np.ndarray, max_hz: float, curve: VoltageCurve) -> np.ndarray:
-    """g(f) = (f / f_max) (V(f) / V(f_max))^2 with the piecewise-linear voltage curve."""
-    x = np.asarray(freq_hz, dtype=float) / max_hz
-    span = max(1.0 - curve.knee_ratio, 1e-9)
-    v = curve.floor_ratio + (1.0 - curve.floor_ratio) * np.clip((x - curve.knee_ratio) / span,
-                                                                0.0, None)
-    return x * v * v
+    """g(f) = (f / f_max) (V(f) / V(f_max))^2."""
+    return np.asarray(freq_hz, dtype=float) / max_hz * voltage_ratio(freq_hz, max_hz, curve) ** 2
 
 
 @dataclass(frozen=True)
@@ -228,11 +252,12 @@ class HardwareModel:
         pairs, pair_index = np.unique(comp_index * n_mem + mem_index, return_inverse=True)
         unit = self.unit_times(table, {p.compute_domain: comp_values[pairs // n_mem],
                                        MEMORY_DOMAIN: mem_values[pairs % n_mem]})
-        roof, compute, memory = (table.segment_sum(x)[:, pair_index]
-                                 for x in roofline_seconds(table, c, unit))
+        roof = table.segment_sum(roofline_seconds(table, c, unit)[0])[:, pair_index]
         total = roof + launch_seconds(table.segment_sum(table.kernels)[:, None], c,
-                                      _columns(freqs[HOST_DOMAIN]))
-        return total, energy_terms(p, freqs, total, compute, memory) @ power_vector(c)
+                                      _columns(freqs[HOST_DOMAIN])) + c.invoke_s
+        terms = energy_terms(p, freqs, total, table.kind_macs(),
+                             table.segment_sum(table.bytes_moved), table.segment_sum(table.kernels))
+        return total, terms @ energy_vector(c, self.precision, p)
 
     def _points(self, given: Mapping[str, ArrayLike]) -> dict[str, np.ndarray]:
         self._check_domains(given)
@@ -284,15 +309,36 @@ def launch_seconds(kernels: np.ndarray, c: Coefficients, f_host: np.ndarray) -> 
     return kernels * (c.launch_fixed_s + c.launch_cpu_cycles / f_host)
 
 
+ENERGY_TERMS = ("static_w", "host_w", *(f"energy_pj_per_mac.{k}" for k in LAYER_KINDS),
+                "energy_pj_per_byte", "energy_mj_per_invoke", "energy_uj_per_kernel")
+
+
 def energy_terms(platform: Platform, freqs: Mapping[str, np.ndarray], seconds: np.ndarray,
-                 compute_s: np.ndarray, memory_s: np.ndarray) -> np.ndarray:
-    """The four terms whose dot product with (P_static, P_host, P_comp, P_mem) is the energy
-    in J: t, t g_cpu, t_comp g_c, t_mem g_emc (shape [..., 4])."""
-    g = {d: dynamic_scale(_columns(freqs[d]), platform.dvfs_hz[d][-1], platform.voltage[d])
-         for d in (HOST_DOMAIN, platform.compute_domain, MEMORY_DOMAIN)}
-    return np.stack([seconds, seconds * g[HOST_DOMAIN],
-                     compute_s * g[platform.compute_domain], memory_s * g[MEMORY_DOMAIN]], axis=-1)
+                 kind_macs: np.ndarray, bytes_moved: np.ndarray, kernels: np.ndarray
+                 ) -> np.ndarray:
+    """The terms whose dot product with `energy_vector` is the energy in J (`ENERGY_TERMS`):
+    T, T g_cpu, MACs of each kind x v_c^2, bytes x v_emc^2, 1 (the invocation), kernels.
+    `seconds` [n, n_points] (or [n, 1] with clocks [n, 1]), `kind_macs` [n, 4], `bytes_moved`
+    and `kernels` [n] -> [n, n_points, 9]."""
+    host, comp = HOST_DOMAIN, platform.compute_domain
+    g_host = dynamic_scale(_columns(freqs[host]), platform.dvfs_hz[host][-1],
+                           platform.voltage[host])
+    v2 = {d: voltage_ratio(_columns(freqs[d]), platform.dvfs_hz[d][-1], platform.voltage[d]) ** 2
+          for d in (comp, MEMORY_DOMAIN)}
+    shape = np.broadcast_shapes(seconds.shape, v2[comp].shape, v2[MEMORY_DOMAIN].shape)
+    return np.concatenate([
+        np.broadcast_to(seconds, shape)[..., None],
+        np.broadcast_to(seconds * g_host, shape)[..., None],
+        kind_macs[:, None, :] * np.broadcast_to(v2[comp], shape)[..., None],
+        (bytes_moved[:, None] * np.broadcast_to(v2[MEMORY_DOMAIN], shape))[..., None],
+        np.ones(shape)[..., None], np.broadcast_to(kernels[:, None], shape)[..., None]], axis=-1)
 
 
-def power_vector(c: Coefficients) -> np.ndarray:
-    return np.array([c.static_w, c.host_w, c.compute_w, c.memory_w])
+def energy_vector(c: Coefficients, precision: str, platform: Platform) -> np.ndarray:
+    """(P_static, P_host, e_conv, e_dwconv, e_pwconv, e_linear, e_byte, e_invoke, e_kernel)
+    in W and J."""
+    per_mac = 1e-12 / (platform.fp16_speedup if precision == "fp16" else 1.0)
+    return np.array([c.static_w, c.host_w, *(c.energy_pj_per_mac[k] * per_mac
+                                             for k in LAYER_KINDS),
+                     c.energy_pj_per_byte * 1e-12, c.energy_mj_per_invoke * 1e-3,
+                     c.energy_uj_per_kernel * 1e-6])

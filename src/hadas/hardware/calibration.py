@@ -1,22 +1,39 @@
-"""Calibration: fit a platform's model coefficients to a measured profile, report, save.
+"""Calibration: fit a platform's coefficients to a profile, and say what the data determined.
 
-Every (sample, segment) measurement is one row. Samples (not rows) are split into a training
-and a held-out set with a seeded generator, so a DyNN never informs its own test score.
+Every measured unit of a profile is one row: a DyNN segment, an explicit operation or a whole
+network, each one invocation (`analytical` module docstring). Samples (not rows) are split
+into a training and a held-out set by a seeded generator, so a sample never informs its own
+test score.
 
 Latency. For a fixed assignment of every operation to its roofline side (compute- or memory-
-bound), a segment's latency is linear in x = (1/eff_conv, 1/eff_dwconv, 1/eff_pwconv,
-1/eff_linear, 1/eta_bw, t_fixed, c_host). The fit alternates: assign sides with the current x,
-solve a least-squares problem in relative error (rows divided by the measurement, so it
-minimises what MAPE measures) with a small ridge pull towards the prior (the platform's
-coefficients, so unidentifiable ones stay put), clamp to bounds, repeat until the assignment
-is stable; the x with the lowest true (max-model) training error wins.
-Energy. With the latency coefficients fixed, energy is linear in (P_static, P_host, P_comp,
-P_mem) (`analytical.energy_terms`): one bounded, ridge-regularised relative least squares on the
-rows that carry an energy. The voltage curves are not fitted (they stay as the file says).
+bound), a row's latency is linear in x = (1/eff_conv, 1/eff_dwconv, 1/eff_pwconv,
+1/eff_linear, 1/eta_bw, t_fixed, c_host, t_invoke). The fit alternates: assign sides with the
+current x, solve a bounded least-squares problem in relative error (rows divided by the
+measurement: what MAPE measures) with a small ridge pull towards the prior (the platform's
+coefficients), repeat until the assignment is stable; the x with the lowest training MAPE wins.
+Energy, on its own terms: with each row's fitted latency T, energy is linear in (P_static,
+P_host, e_conv, e_dwconv, e_pwconv, e_linear, e_byte) (`analytical.energy_terms`); one bounded,
+ridge-regularised relative least squares on the rows that carry an energy.
+
+Bounds are the physical ones of `Platform.physical_bounds`: efficiencies in (0, 1], per-kernel
+overhead and invocation cost in their ranges, powers within the board's budget, and energy per
+MAC (per byte) no more than the budget allows at the kind's fitted efficiency (at full
+bandwidth). A coefficient that ends on a bound is reported `at_bound`.
+
+Identifiability. A coefficient is `not identified`, and kept at its prior, when the training
+rows cannot determine it:
+- a clock-scaled/fixed split seen at a single clock: per-kernel t_fixed vs c_host / f_cpu, and
+  P_static vs P_host g(f_cpu), need at least two CPU clocks; with one, their sum at that clock
+  is fitted and the split stays at the prior's ratio;
+- no support: its term is below 2 % of every training row's latency (energy);
+- not separable from the others: its relative standard error (from the residuals and its
+  column's part not explained by the other columns) is over 50 %.
+The calibrated file lists what was identified, what was not and why, and what sat on a bound.
 """
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,35 +41,41 @@ from typing import Any
 
 import numpy as np
 import yaml
+from scipy.optimize import lsq_linear
 
+from hadas.atomic import write_atomic
 from hadas.errors import ConfigError
-from hadas.hardware.analytical import (HardwareModel, LayerTable, UnitTimes, energy_terms,
-                                       launch_seconds, layer_table, power_vector,
+from hadas.hardware.analytical import (ENERGY_TERMS, HardwareModel, LayerTable, UnitTimes,
+                                       energy_terms, energy_vector, launch_seconds,
                                        roofline_seconds)
 from hadas.hardware.clocks import DvfsSetting
-from hadas.hardware.fit_metrics import kendall_tau, mape
-from hadas.hardware.platform import HOST_DOMAIN, LAYER_KINDS, Coefficients, Platform
-from hadas.hardware.profile_format import Profile
+from hadas.hardware.fit_metrics import agreement
+from hadas.hardware.layer_costs import LayerCost, segment_layer_costs
+from hadas.hardware.operations import Operation
+from hadas.hardware.platform import (EFFICIENCY_MIN, HOST_DOMAIN, INVOKE_MAX_S,
+                                     KERNEL_OVERHEAD_MAX_S, LAYER_KINDS, Coefficients, Platform)
+from hadas.hardware.profile_format import NetworkSample, OperationSample, Profile
 from hadas.space.backbone import Backbone
 from hadas.space.backbone_space import BackboneSpace
 from hadas.space.exits import ExitPlan
 
-RIDGE = 1e-3            # pull of each coefficient (relative to its prior) against the data
+RIDGE = 1e-4            # pull of each coefficient (relative to its prior) against the data
 MAX_ROUNDS = 30         # roofline side re-assignments
-ENERGY_PARAMS = ("static_w", "host_w", "compute_w", "memory_w")
-# lower bounds of x (efficiencies <= 100 as the platform loader allows; times, powers >= 0)
-LATENCY_LOWER = np.array([0.01] * 5 + [0.0, 0.0])
-# used as the scale of a coefficient whose prior is 0
-LATENCY_SCALE = np.array([1.0] * 5 + [1e-6, 1e4])
+MIN_SHARE = 0.02        # a term below this share of every row is not supported by the data
+MAX_REL_SE = 0.5        # relative standard error above which a coefficient is not identified
+LATENCY_PARAMS = (*(f"efficiency.{k}" for k in LAYER_KINDS), "bandwidth_efficiency",
+                  "launch_fixed_s", "launch_cpu_cycles", "invoke_s")
+LAUNCH_SPLIT = (5, 6)   # t_fixed, c_host
+POWER_SPLIT = (0, 1)    # P_static, P_host
 
 
 @dataclass(frozen=True)
 class Rows:
-    """All measured segments of some samples as one flat operation table."""
+    """Every measured unit of some samples as one flat operation table."""
 
     table: LayerTable           # one "segment" per row
     unit: UnitTimes             # [n_ops, 1]
-    row_freqs: dict[str, np.ndarray]  # domain -> [n_rows, 1]
+    freqs: dict[str, np.ndarray]  # domain -> [n_rows, 1]
     latency_ms: np.ndarray      # [n_rows]
     energy_mj: np.ndarray       # [n_rows], nan where unavailable
     sample: np.ndarray          # [n_rows] sample index
@@ -68,233 +91,456 @@ class Rows:
                            (np.cumsum(kept) - kept).astype(np.intp),
                            t.macs[ops], t.bytes_moved[ops], t.kernels[ops], t.kind[ops])
         return Rows(table, UnitTimes(self.unit.compute_s[ops], self.unit.memory_s[ops]),
-                    {d: f[rows] for d, f in self.row_freqs.items()},
+                    {d: f[rows] for d, f in self.freqs.items()},
                     self.latency_ms[rows], self.energy_mj[rows], self.sample[rows])
 
+    @property
+    def kernels(self) -> np.ndarray:
+        return self.table.segment_sum(self.table.kernels)
 
-@dataclass(frozen=True)
-class Quality:
-    """Held-out (or training) agreement of predictions with measurements."""
-
-    n_rows: int
-    mape_before: float
-    mape_after: float
-    tau_before: float
-    tau_after: float
-
-    def to_dict(self) -> dict[str, float]:
-        return {k: (round(v, 4) if isinstance(v, float) else v)
-                for k, v in dataclasses.asdict(self).items()}
-
-
-@dataclass(frozen=True)
-class FitReport:
-    """What a calibration did and how well it predicts held-out samples."""
-
-    n_train_samples: int
-    n_test_samples: int
-    latency_train: Quality
-    latency_test: Quality | None
-    energy_train: Quality | None
-    energy_test: Quality | None
-    before: dict[str, Any]
-    after: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"n_train_samples": self.n_train_samples, "n_test_samples": self.n_test_samples,
-                **{k: (getattr(self, k).to_dict() if getattr(self, k) else None)
-                   for k in ("latency_train", "latency_test", "energy_train", "energy_test")},
-                "coefficients_before": self.before, "coefficients_after": self.after}
+    @property
+    def macs(self) -> np.ndarray:
+        return self.table.segment_sum(self.table.macs)
 
 
 @dataclass(frozen=True)
 class CalibrationResult:
     platform: Platform
-    report: FitReport
+    report: dict[str, Any]
 
 
-def profile_rows(model: HardwareModel, profile: Profile, space: BackboneSpace) -> Rows:
-    """Cost tables of every measured segment, checked against `segments()` of its DyNN."""
-    tables, units, row_f, lat, en, sample = [], [], [], [], [], []
+# --- rows ------------------------------------------------------------------------------------
+
+def _units(profile: Profile, space: BackboneSpace | None, precision: str, i: int, s: Any
+           ) -> list[tuple[str, int, Sequence[LayerCost], float, float]]:
+    """(kind, index, operations, latency_ms, energy_mj) of every unit one sample measured."""
+    where = f"profile.samples[{i}]"
+    energy = lambda m: np.nan if m.energy_mj is None else m.energy_mj   # noqa: E731
+    if isinstance(s, OperationSample):
+        m = s.measured
+        return [("operation", i, Operation.from_dict(s.op).layer_costs(precision),
+                 m.latency_ms, energy(m))]
+    if space is None:
+        raise ConfigError("profile.config", f"{where} is a {s.kind} sample: it needs the run "
+                          "configuration of its supernet")
+    try:
+        skeleton = space.skeleton(space.validate(Backbone.from_dict(s.arch)))
+        plan = ExitPlan.from_dict(s.exits) if s.kind == "dynn" else ExitPlan(())
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}.arch", f"cannot be read ({exc})") from None
+    segs = segment_layer_costs(skeleton, plan, profile.exit_channels or 1, precision)
+    if isinstance(s, NetworkSample):
+        m = s.measured
+        return [("network", i, [c for seg in segs for c in seg.layers], m.latency_ms, energy(m))]
+    expected = [(seg.kind, seg.index) for seg in segs]
+    got = [(seg.kind, seg.index) for seg in s.segments]
+    if got != expected:
+        raise ConfigError(f"{where}.segments", f"got {got}, expected {expected} "
+                          "(segments() order of this arch and exit plan)")
+    return [(seg.kind, seg.index, seg.layers, m.latency_ms, energy(m))
+            for seg, m in zip(segs, s.segments)]
+
+
+def profile_rows(model: HardwareModel, profile: Profile, space: BackboneSpace | None) -> Rows:
+    """Cost tables of every measured unit, checked against what its sample describes."""
+    units, row_f, sample = [], [], []
     for i, s in enumerate(profile.samples):
-        where = f"profile.samples[{i}]"
-        try:
-            backbone = space.validate(Backbone.from_dict(s.arch))
-            plan = ExitPlan.from_dict(s.exits)
-        except (KeyError, TypeError) as exc:
-            raise ConfigError(f"{where}.arch", f"cannot be read ({exc})") from None
-        table = layer_table(space.skeleton(backbone), plan, profile.exit_channels,
-                            model.precision)
-        expected = list(zip(table.segment_kinds, table.segment_indices))
-        got = [(seg.kind, seg.index) for seg in s.segments]
-        if got != expected:
-            raise ConfigError(f"{where}.segments", f"got {got}, expected {expected} "
-                              "(segments() order of this arch and exit plan)")
+        got = _units(profile, space, model.precision, i, s)
         point = DvfsSetting.create(model.platform, s.dvfs, model.mode).to_dict()
-        row_f.append({d: np.full((len(got), 1), float(hz)) for d, hz in point.items()})
-        units.append(model.unit_times(table, {d: np.array([hz]) for d, hz in point.items()}))
-        tables.append(table)
-        lat += [seg.latency_ms for seg in s.segments]
-        en += [np.nan if seg.energy_mj is None else seg.energy_mj for seg in s.segments]
+        units += got
+        row_f += [point] * len(got)
         sample += [i] * len(got)
-    if not tables:
+    if not units:
         raise ConfigError("profile.samples", "is empty: nothing to calibrate on")
-    sizes = np.array([t.macs.size for t in tables])
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    seg_starts = np.concatenate([t.starts + o for t, o in zip(tables, starts)]).astype(np.intp)
-    flat = LayerTable(tuple(k for t in tables for k in t.segment_kinds),
-                      tuple(k for t in tables for k in t.segment_indices), seg_starts,
-                      *(np.concatenate([getattr(t, a) for t in tables])
-                        for a in ("macs", "bytes_moved", "kernels", "kind")))
-    unit = UnitTimes(np.concatenate([u.compute_s for u in units]),
-                     np.concatenate([u.memory_s for u in units]))
-    domains = model.platform.domains
-    return Rows(flat, unit, {d: np.concatenate([f[d] for f in row_f]) for d in domains},
-                np.array(lat), np.array(en), np.array(sample))
+    table = LayerTable.from_units([u[0] for u in units], [u[1] for u in units],
+                                  [u[2] for u in units])
+    counts = np.diff(np.append(table.starts, table.macs.size))
+    freqs = {d: np.array([[float(f[d])] for f in row_f]) for d in model.platform.domains}
+    unit = model.unit_times(table, {d: np.repeat(f, counts, axis=0) for d, f in freqs.items()})
+    return Rows(table, unit, freqs, np.array([u[3] for u in units]),
+                np.array([u[4] for u in units], dtype=float), np.array(sample))
 
 
-def row_seconds(rows: Rows, c: Coefficients) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row: total, compute and memory seconds ([n_rows, 1] each)."""
-    roof, compute, memory = (rows.table.segment_sum(x) for x in
-                             roofline_seconds(rows.table, c, rows.unit))
-    kernels = rows.table.segment_sum(rows.table.kernels)[:, None]
-    return roof + launch_seconds(kernels, c, rows.row_freqs[HOST_DOMAIN]), compute, memory
+# --- the model on rows -----------------------------------------------------------------------
+
+def row_latency_s(rows: Rows, c: Coefficients) -> np.ndarray:
+    """Latency of every row in seconds [n_rows]."""
+    roof = rows.table.segment_sum(roofline_seconds(rows.table, c, rows.unit)[0])[:, 0]
+    return roof + launch_seconds(rows.kernels, c, rows.freqs[HOST_DOMAIN][:, 0]) + c.invoke_s
 
 
-def predict(rows: Rows, platform: Platform, c: Coefficients) -> tuple[np.ndarray, np.ndarray]:
+def energy_design(rows: Rows, model: HardwareModel, seconds: np.ndarray) -> np.ndarray:
+    """[n_rows, 9] features in mJ per unit of the coefficients (`ENERGY_TERMS` order)."""
+    terms = energy_terms(model.platform, rows.freqs, seconds[:, None], rows.table.kind_macs(),
+                         rows.table.segment_sum(rows.table.bytes_moved), rows.kernels)[:, 0, :]
+    unit = energy_vector(_unit_coefficients(), model.precision, model.platform)
+    return terms * unit[None, :] * 1e3
+
+
+def predict(rows: Rows, model: HardwareModel, c: Coefficients) -> tuple[np.ndarray, np.ndarray]:
     """Latency_ms and energy_mj of every row under coefficients `c`."""
-    total, compute, memory = row_seconds(rows, c)
-    energy = energy_terms(platform, rows.row_freqs, total, compute, memory)[:, 0] @ power_vector(c)
-    return total[:, 0] * 1e3, energy * 1e3
+    seconds = row_latency_s(rows, c)
+    return seconds * 1e3, energy_design(rows, model, seconds) @ energy_params(c)
 
 
-def latency_vector(c: Coefficients) -> np.ndarray:
+def _unit_coefficients() -> Coefficients:
+    ones = {k: 1.0 for k in LAYER_KINDS}
+    return Coefficients(ones, 1.0, 0.0, 0.0, 1.0, 1.0, ones, 1.0, 0.0, 1.0, 1.0)
+
+
+def latency_params(c: Coefficients) -> np.ndarray:
     return np.array([*(1.0 / c.efficiency[k] for k in LAYER_KINDS), 1.0 / c.bandwidth_efficiency,
-                     c.launch_fixed_s, c.launch_cpu_cycles])
+                     c.launch_fixed_s, c.launch_cpu_cycles, c.invoke_s])
 
 
 def with_latency(c: Coefficients, x: np.ndarray) -> Coefficients:
     return dataclasses.replace(c, efficiency={k: float(1.0 / x[i]) for i, k in
                                               enumerate(LAYER_KINDS)},
                                bandwidth_efficiency=float(1.0 / x[4]),
-                               launch_fixed_s=float(x[5]), launch_cpu_cycles=float(x[6]))
+                               launch_fixed_s=float(x[5]), launch_cpu_cycles=float(x[6]),
+                               invoke_s=float(x[7]))
 
 
-def with_power(c: Coefficients, w: np.ndarray) -> Coefficients:
-    return dataclasses.replace(c, **{k: float(v) for k, v in zip(ENERGY_PARAMS, w)})
+def energy_params(c: Coefficients) -> np.ndarray:
+    return np.array([c.static_w, c.host_w, *(c.energy_pj_per_mac[k] for k in LAYER_KINDS),
+                     c.energy_pj_per_byte, c.energy_mj_per_invoke, c.energy_uj_per_kernel])
 
 
-def latency_design(rows: Rows, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row features (seconds per unit of each x) with the sides x implies, and the sides."""
+def with_energy(c: Coefficients, w: np.ndarray) -> Coefficients:
+    return dataclasses.replace(c, static_w=float(w[0]), host_w=float(w[1]),
+                               energy_pj_per_mac={k: float(w[2 + i])
+                                                  for i, k in enumerate(LAYER_KINDS)},
+                               energy_pj_per_byte=float(w[6]), energy_mj_per_invoke=float(w[7]),
+                               energy_uj_per_kernel=float(w[8]))
+
+
+def latency_design(rows: Rows, x: np.ndarray) -> np.ndarray:
+    """Row features (seconds per unit of each x) with the roofline sides that x implies."""
     t, kind = rows.table, rows.table.kind
     unit_c, unit_m = rows.unit.compute_s[:, 0], rows.unit.memory_s[:, 0]
     inv_eff = np.where(kind >= 0, x[np.maximum(kind, 0)], 0.0)
     compute_bound = unit_c * inv_eff > unit_m * x[4]
-    cols = np.zeros((kind.size, 7))
+    cols = np.zeros((kind.size, len(LATENCY_PARAMS)))
     idx = np.flatnonzero(compute_bound)
     cols[idx, kind[idx]] = unit_c[idx]
     cols[~compute_bound, 4] = unit_m[~compute_bound]
     cols[:, 5] = t.kernels
     a = t.segment_sum(cols)
-    a[:, 6] = a[:, 5] / rows.row_freqs[HOST_DOMAIN][:, 0]
-    return a, compute_bound
+    a[:, 6] = a[:, 5] / rows.freqs[HOST_DOMAIN][:, 0]
+    a[:, 7] = 1.0
+    return a
 
 
-def bounded_ridge(a: np.ndarray, y: np.ndarray, prior: np.ndarray, scale: np.ndarray,
-                  lower: np.ndarray) -> np.ndarray:
-    """argmin sum((a x - y) / y)^2 + RIDGE sum(((x - prior) / scale)^2) with x >= lower
-    (active set: the most violated bound is fixed, the rest re-solved)."""
-    rel = a / y[:, None] * scale[None, :]
-    target = np.ones_like(y)
-    fixed = np.zeros(prior.size, dtype=bool)
-    x = prior.copy()
-    for _ in range(prior.size + 1):
-        free = ~fixed
-        z0 = prior[free] / scale[free]
-        resid = target - rel[:, fixed] @ (x[fixed] / scale[fixed])
-        lhs = np.vstack([rel[:, free], np.sqrt(RIDGE) * np.eye(free.sum())])
-        rhs = np.concatenate([resid, np.sqrt(RIDGE) * z0])
-        z = np.linalg.lstsq(lhs, rhs, rcond=None)[0]
-        x[free] = z * scale[free]
-        violation = np.where(free, lower - x, -np.inf)
-        if violation.max() <= 0:
-            return x
-        worst = int(np.argmax(violation))
-        fixed[worst], x[worst] = True, lower[worst]
-    return np.maximum(x, lower)
+# --- bounded, tied, partly fixed least squares ----------------------------------------------
+
+@dataclass
+class Problem:
+    """Which coefficients are free, fixed at the prior, or tied in a fixed-ratio pair."""
+
+    prior: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    names: tuple[str, ...]
+    fixed: dict[int, str] = dataclasses.field(default_factory=dict)   # index -> why
+    tie: tuple[int, int, float, float] | None = None   # i, j, r_i, r_j: x_i = r_i s, x_j = r_j s
+
+    def reduce(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """x = base + M z: (base, M, z prior, z lower, z upper)."""
+        n = self.prior.size
+        free = [k for k in range(n) if k not in self.fixed
+                and (self.tie is None or k not in self.tie[:2])]
+        cols = len(free) + (self.tie is not None)
+        m = np.zeros((n, cols))
+        for col, k in enumerate(free):
+            m[k, col] = 1.0
+        base = np.where([k in self.fixed for k in range(n)], self.prior, 0.0)
+        z0, lo, hi = self.prior[free], self.lower[free], self.upper[free]
+        if self.tie is not None:
+            i, j, ri, rj = self.tie
+            m[i, -1], m[j, -1] = ri, rj
+            s0 = (self.prior[i] / ri) if ri else self.prior[j] / rj
+            bound = min(self.upper[i] / ri if ri else np.inf, self.upper[j] / rj if rj else np.inf)
+            z0, lo, hi = np.append(z0, s0), np.append(lo, 0.0), np.append(hi, bound)
+        return base, m, z0, lo, hi
+
+    def solve(self, a: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """argmin sum(((a x - y) / y)^2) + RIDGE sum(((z - z0) / scale)^2) within the bounds."""
+        base, m, z0, lo, hi = self.reduce()
+        if m.shape[1] == 0:
+            return base
+        rel = (a @ m) / y[:, None]
+        target = 1.0 - (a @ base) / y
+        scale = np.where(np.abs(z0) > 0, np.abs(z0), np.maximum(np.abs(rel).max(0), 1e-30) ** -1)
+        lhs = np.vstack([rel * scale[None, :], np.sqrt(RIDGE) * np.eye(z0.size)])
+        rhs = np.concatenate([target, np.sqrt(RIDGE) * z0 / scale])
+        lo_s, hi_s = lo / scale, hi / scale
+        hi_s = np.maximum(hi_s, lo_s + 1e-12)
+        u = lsq_linear(lhs, rhs, bounds=(lo_s, hi_s), method="bvls").x
+        return base + m @ (u * scale)
 
 
-def fit_latency(rows: Rows, platform: Platform, prior: Coefficients) -> Coefficients:
-    """Alternate roofline-side assignment and bounded relative least squares."""
-    x0 = latency_vector(prior)
-    scale = np.where(x0 > 0, x0, LATENCY_SCALE)
+def _tie(problem: Problem, i: int, j: int, at_hz: float) -> None:
+    """Tie x_i, x_j at the prior's ratio: for the launch pair, s = per-kernel time at `at_hz`
+    (x_i = a s, x_j = (1 - a) s at_hz); for the power pair, s = P_i + P_j."""
+    pi, pj = problem.prior[i], problem.prior[j] / at_hz
+    share = 0.5 if pi + pj == 0 else pi / (pi + pj)
+    problem.tie = (i, j, share, (1.0 - share) * at_hz)
+
+
+def _identify(problem: Problem, a: np.ndarray, y: np.ndarray, x: np.ndarray) -> dict[int, str]:
+    """Free coefficients the rows cannot determine, with the reason: all those without
+    support, else the single least determined one (the others are judged again after a refit
+    without it, since collinear coefficients share their uncertainty)."""
+    base, m, _, lo, hi = problem.reduce()
+    rel = (a @ m) / y[:, None]
+    z = np.linalg.lstsq(m, x - base, rcond=None)[0]
+    contrib = np.abs(rel * z[None, :])
+    resid = 1.0 - rel @ z - (a @ base) / y
+    dof = max(y.size - z.size, 1)
+    sigma = float(np.sqrt((resid ** 2).sum() / dof))
+    free = [k for k in range(problem.prior.size) if k not in problem.fixed
+            and (problem.tie is None or k not in problem.tie[:2])]
+    out: dict[int, str] = {}
+    worst: tuple[float, int, str] | None = None
+    for col, k in enumerate(free):
+        if z[col] <= lo[col] * (1 + 1e-9) or z[col] >= hi[col] * (1 - 1e-9):
+            continue   # on a bound: reported as such, its value is what the data pushed to
+        if contrib[:, col].max() < MIN_SHARE:
+            out[k] = (f"no support: its term is below {MIN_SHARE:.0%} of every training row")
+            continue
+        others = np.delete(rel, col, axis=1)
+        own = rel[:, col]
+        if others.shape[1]:
+            own = own - others @ np.linalg.lstsq(others, own, rcond=None)[0]
+        unique = float(np.linalg.norm(own))
+        se = np.inf if unique < 1e-12 * max(np.linalg.norm(rel[:, col]), 1e-300) \
+            else sigma / unique
+        rel_se = se / abs(z[col])
+        if rel_se > MAX_REL_SE and (worst is None or rel_se > worst[0]):
+            worst = (rel_se, k, "not separable from the other coefficients (relative standard "
+                     f"error {'inf' if not np.isfinite(rel_se) else f'{rel_se:.0%}'})")
+    if not out and worst is not None:
+        out[worst[1]] = worst[2]
+    return out
+
+
+def _at_bounds(problem: Problem, x: np.ndarray) -> dict[str, str]:
+    """Coefficients on a physical bound, in the file's units (an efficiency is 1 / x)."""
+    out = {}
+    for k, name in enumerate(problem.names):
+        if k in problem.fixed or (problem.tie is not None and k in problem.tie[:2]):
+            continue
+        inverse = "efficiency" in name
+        for side, bound in (("lower", problem.lower[k]), ("upper", problem.upper[k])):
+            hit = x[k] <= bound * (1 + 1e-9) + 1e-300 if side == "lower" \
+                else x[k] >= bound * (1 - 1e-9)
+            if hit:
+                value = 1.0 / bound if inverse else bound
+                side = {"lower": "upper", "upper": "lower"}[side] if inverse else side
+                out[name] = f"at its {side} bound {value:.4g}"
+    return out
+
+
+# --- latency and energy fits -----------------------------------------------------------------
+
+def _latency_problem(platform: Platform, prior: Coefficients, n_cpu_clocks: int) -> Problem:
+    f_max = platform.dvfs_hz[HOST_DOMAIN][-1]
+    lower = np.array([1.0] * 5 + [0.0, 0.0, 0.0])
+    upper = np.array([1.0 / EFFICIENCY_MIN] * 5 + [KERNEL_OVERHEAD_MAX_S,
+                                                   KERNEL_OVERHEAD_MAX_S * f_max, INVOKE_MAX_S])
+    problem = Problem(latency_params(prior), lower, upper, LATENCY_PARAMS)
+    if n_cpu_clocks < 2:
+        _tie(problem, *LAUNCH_SPLIT, f_max)
+    return problem
+
+
+def _fit_latency_once(rows: Rows, problem: Problem, prior: Coefficients
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Alternate roofline sides and the bounded fit; the best x and its design."""
     y = rows.latency_ms / 1e3
-    best, best_err = x0, mape(rows.latency_ms, predict(rows, platform, prior)[0])
-    x, sides = x0, None
+    x = problem.prior.copy()
+    best, best_err, best_a = x, np.inf, latency_design(rows, x)
+    previous = None
     for _ in range(MAX_ROUNDS):
-        a, new_sides = latency_design(rows, x)
-        if sides is not None and np.array_equal(sides, new_sides):
+        a = latency_design(rows, x)
+        if previous is not None and np.array_equal(a != 0, previous):
             break
-        sides = new_sides
-        x = bounded_ridge(a, y, x0, scale, LATENCY_LOWER)
-        err = mape(rows.latency_ms, predict(rows, platform, with_latency(prior, x))[0])
+        previous = a != 0
+        x = problem.solve(a, y)
+        err = float(np.mean(np.abs(row_latency_s(rows, with_latency(prior, x)) - y) / y))
         if err < best_err:
-            best, best_err = x, err
-    return with_latency(prior, best)
+            best, best_err, best_a = x, err, latency_design(rows, x)
+    return best, best_a
 
 
-def fit_energy(rows: Rows, platform: Platform, c: Coefficients) -> Coefficients:
-    """Bounded relative least squares of the four power coefficients (rows with an energy)."""
-    a = energy_terms(platform, rows.row_freqs, *row_seconds(rows, c))[:, 0] * 1e3
+def fit_latency(rows: Rows, platform: Platform, prior: Coefficients
+                ) -> tuple[Coefficients, Problem]:
+    n_cpu = np.unique(rows.freqs[HOST_DOMAIN]).size
+    problem = _latency_problem(platform, prior, n_cpu)
+    for _ in range(len(LATENCY_PARAMS) + 1):
+        x, a = _fit_latency_once(rows, problem, prior)
+        weak = _identify(problem, a, rows.latency_ms / 1e3, x)
+        if not weak:
+            break
+        problem.fixed.update(weak)
+    return with_latency(prior, x), problem
+
+
+def _energy_problem(platform: Platform, c: Coefficients, n_cpu_clocks: int) -> Problem:
+    budget = platform.power_budget_w
+    upper = np.array([budget, budget] + [np.inf] * 7)
+    problem = Problem(energy_params(c), np.zeros(len(ENERGY_TERMS)), upper, ENERGY_TERMS)
+    if n_cpu_clocks < 2:
+        _tie(problem, *POWER_SPLIT, 1.0)
+    return problem
+
+
+def fit_energy(rows: Rows, model: HardwareModel, c: Coefficients
+               ) -> tuple[Coefficients, Problem]:
+    """Bounded relative least squares of the energy coefficients (rows with an energy)."""
     keep = np.isfinite(rows.energy_mj)
-    w0 = power_vector(c)
-    w = bounded_ridge(a[keep], rows.energy_mj[keep], w0, np.where(w0 > 0, w0, 1.0), np.zeros(4))
-    return with_power(c, w)
+    a = energy_design(rows, model, row_latency_s(rows, c))[keep]
+    y = rows.energy_mj[keep]
+    n_cpu = np.unique(rows.freqs[HOST_DOMAIN][keep]).size
+    problem = _energy_problem(model.platform, c, n_cpu)
+    for _ in range(len(ENERGY_TERMS) + 1):
+        w = problem.solve(a, y)
+        weak = _identify(problem, a, y, w)
+        if not weak:
+            break
+        problem.fixed.update(weak)
+    if w[0] + w[1] > model.platform.power_budget_w and problem.tie is None:
+        _tie(problem, *POWER_SPLIT, 1.0)       # keep static + host within the budget
+        w = problem.solve(a, y)
+    return with_energy(c, w), problem
 
 
-def _quality(rows: Rows, platform: Platform, before: Coefficients, after: Coefficients,
-             energy: bool) -> Quality | None:
-    measured = rows.energy_mj if energy else rows.latency_ms
-    keep = np.isfinite(measured)
-    if keep.sum() < 2:
-        return None
-    pick = 1 if energy else 0
-    old = predict(rows, platform, before)[pick][keep]
-    new = predict(rows, platform, after)[pick][keep]
-    y = measured[keep]
-    return Quality(int(keep.sum()), mape(y, old), mape(y, new), kendall_tau(y, old),
-                   kendall_tau(y, new))
+# --- scores ----------------------------------------------------------------------------------
 
-
-def calibrate(platform: Platform, profile: Profile, space: BackboneSpace,
-              train_fraction: float = 0.5, seed: int = 0, precision: str = "fp32",
-              mode: str | None = None) -> CalibrationResult:
-    """Fit `platform`'s coefficients on a seeded share of the profile's samples; score the rest."""
+def split_samples(n: int, train_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded training and held-out sample indices."""
     if not 0.0 < train_fraction <= 1.0:
         raise ConfigError("train_fraction", f"must be in (0, 1], got {train_fraction}")
-    model = HardwareModel(platform, profile.exit_channels, precision, mode)
-    rows = profile_rows(model, profile, space)
-    n = len(profile.samples)
     order = np.random.default_rng(seed).permutation(n)
     n_train = max(1, min(n, round(n * train_fraction)))
-    train, test = rows.subset(order[:n_train]), rows.subset(order[n_train:])
+    return np.sort(order[:n_train]), np.sort(order[n_train:])
+
+
+def _proxy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray) -> np.ndarray:
+    """A trivial predictor: y = a + b proxy (a, b >= 0), fitted in relative error."""
+    a = np.stack([np.ones_like(train_x), train_x], axis=1) / train_y[:, None]
+    scale = np.maximum(np.abs(a).max(0), 1e-300)
+    coef = lsq_linear(a / scale, np.ones_like(train_y), bounds=(0, np.inf)).x / scale
+    return coef[0] + coef[1] * test_x
+
+
+def scores(train: Rows, test: Rows, model: HardwareModel, before: Coefficients | None,
+           after: Coefficients, energy: bool) -> dict[str, Any] | None:
+    """The model (and the prior) beside the kernel-count and MAC rankers on `test`."""
+    pick = 1 if energy else 0
+    measured = test.energy_mj if energy else test.latency_ms
+    keep = np.isfinite(measured)
+    fit_keep = np.isfinite(train.energy_mj if energy else train.latency_ms)
+    if keep.sum() < 2 or fit_keep.sum() < 2:
+        return None
+    y = measured[keep]
+    train_y = (train.energy_mj if energy else train.latency_ms)[fit_keep]
+    out: dict[str, Any] = {"model": agreement(y, predict(test, model, after)[pick][keep])}
+    if before is not None:
+        out["prior"] = agreement(y, predict(test, model, before)[pick][keep])
+    for name, values_train, values_test in (("kernel_count", train.kernels, test.kernels),
+                                            ("macs", train.macs, test.macs)):
+        out[name] = agreement(y, _proxy(values_train[fit_keep], train_y, values_test[keep]))
+    return out
+
+
+def check(platform: Platform, profile: Profile, space: BackboneSpace | None,
+          precision: str = "fp32", mode: str | None = None,
+          samples: np.ndarray | None = None) -> dict[str, Any]:
+    """Score a platform on (some samples of) a profile without fitting it."""
+    model = HardwareModel(platform, profile.exit_channels or 1, precision, mode)
+    rows = profile_rows(model, profile, space)
+    if samples is not None:
+        rows = rows.subset(samples)
+    latency, energy = predict(rows, model, platform.coefficients)
+    keep = np.isfinite(rows.energy_mj)
+    return {"platform": platform.name, "n_samples": int(np.unique(rows.sample).size),
+            "provenance": {"latency_ms": platform.provenance("latency"),
+                           "energy_mj": platform.provenance("energy")},
+            "latency": agreement(rows.latency_ms, latency),
+            "energy": agreement(rows.energy_mj[keep], energy[keep]) if keep.sum() >= 2 else None}
+
+
+# --- the whole calibration -------------------------------------------------------------------
+
+def _identifiability(problems: Sequence[Problem], clocks: dict[str, int]) -> dict[str, Any]:
+    identified, not_identified, at_bound = [], {}, {}
+    for problem in problems:
+        for k, name in enumerate(problem.names):
+            if k in problem.fixed:
+                not_identified[name] = f"kept at its prior: {problem.fixed[k]}"
+            elif problem.tie is not None and k in problem.tie[:2]:
+                i, j = problem.tie[:2]
+                not_identified[name] = (f"split not identified: the training rows have one CPU "
+                                        f"clock, so {problem.names[i]} vs {problem.names[j]} "
+                                        "cannot be told apart; their sum at that clock is "
+                                        "fitted and the split kept at the prior's ratio")
+            else:
+                identified.append(name)
+    assumed = [f"{d} scaling: one {d} clock in the data, the model's clock law is assumed"
+               for d, n in clocks.items() if n < 2]
+    return {"identified": identified, "not_identified": not_identified, "at_bound": at_bound,
+            "assumed": assumed}
+
+
+def calibrate(platform: Platform, profile: Profile, space: BackboneSpace | None,
+              train_fraction: float = 0.5, seed: int = 0, precision: str = "fp32",
+              mode: str | None = None, name: str | None = None) -> CalibrationResult:
+    """Fit `platform`'s coefficients on a seeded share of the profile's samples; score the rest."""
+    model = HardwareModel(platform, profile.exit_channels or 1, precision, mode)
+    rows = profile_rows(model, profile, space)
+    train_idx, test_idx = split_samples(len(profile.samples), train_fraction, seed)
+    train, test = rows.subset(train_idx), rows.subset(test_idx)
     prior = platform.coefficients
-    fitted = fit_latency(train, platform, prior)
-    has_energy = bool(np.isfinite(train.energy_mj).sum() >= len(ENERGY_PARAMS))
+    fitted, lat_problem = fit_latency(train, platform, prior)
+    problems = [lat_problem]
+    fitted_x = {n: v for n, v in zip(LATENCY_PARAMS, latency_params(fitted))}
+    has_energy = bool(np.isfinite(train.energy_mj).sum() >= len(ENERGY_TERMS))
     if has_energy:
-        fitted = fit_energy(train, platform, fitted)
-    report = FitReport(
-        n_train, n - n_train, _quality(train, platform, prior, fitted, False),
-        _quality(test, platform, prior, fitted, False) if n > n_train else None,
-        _quality(train, platform, prior, fitted, True) if has_energy else None,
-        _quality(test, platform, prior, fitted, True) if has_energy and n > n_train else None,
-        prior.to_dict(), fitted.to_dict())
-    calibration = {"base_platform": platform.name,
+        fitted, energy_problem = fit_energy(train, model, fitted)
+        problems.append(energy_problem)
+        fitted_x.update(zip(ENERGY_TERMS, energy_params(fitted)))
+    clocks = {d: int(np.unique(train.freqs[d]).size) for d in platform.domains}
+    ident = _identifiability(problems, clocks)
+    x_all = [latency_params(fitted), *([energy_params(fitted)] if has_energy else [])]
+    for problem, x in zip(problems, x_all):
+        ident["at_bound"].update(_at_bounds(problem, x))
+    candidate = dataclasses.replace(platform, coefficients=fitted)
+    bad = candidate.physical_bounds()
+    if bad:   # the fit's box bounds keep this from happening; never save an impossible file
+        raise ConfigError("calibration", "the fit left physically impossible coefficients: "
+                          + "; ".join(bad))
+    held_out = test if test_idx.size else None
+    report = {
+        "n_train_samples": int(train_idx.size), "n_test_samples": int(test_idx.size),
+        "n_train_rows": int(train.latency_ms.size),
+        "n_test_rows": int(0 if held_out is None else held_out.latency_ms.size),
+        "latency": {"train": scores(train, train, model, prior, fitted, False),
+                    "test": scores(train, held_out, model, prior, fitted, False)
+                    if held_out is not None else None},
+        "energy": ({"train": scores(train, train, model, prior, fitted, True),
+                    "test": scores(train, held_out, model, prior, fitted, True)
+                    if held_out is not None else None} if has_energy else None),
+        **ident,
+        "coefficients_before": prior.to_dict(), "coefficients_after": fitted.to_dict()}
+    calibration = {"base_platform": (platform.calibration or {}).get("base_platform",
+                                                                      platform.name),
                    "fitted": ["latency", "energy"] if has_energy else ["latency"],
                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                    "train_fraction": train_fraction, "seed": seed, "precision": precision,
-                   "report": report.to_dict()}
-    return CalibrationResult(dataclasses.replace(platform, coefficients=fitted,
+                   "power_mode": model.mode, "profile_platform": profile.platform,
+                   "profile_host": dict(profile.host), "report": report}
+    return CalibrationResult(dataclasses.replace(candidate, name=name or platform.name,
                                                  calibration=calibration), report)
 
 
@@ -303,11 +549,16 @@ def save_calibrated(result: CalibrationResult, path: str | Path, profile_path: s
     path = Path(path)
     data = result.platform.to_dict()
     data["calibration"]["profile"] = str(profile_path)
-    header = (f"# Calibrated from {profile_path} by `hadas hw calibrate` (base platform "
-              f"{result.platform.name}).\n# coefficients: fitted "
-              f"({', '.join(data['calibration']['fitted'])}); every other number is copied from "
-              f"the shipped {result.platform.name}.yaml, which names its sources.\n")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(header + yaml.safe_dump(data, sort_keys=False, width=100,
-                                            default_flow_style=None))
+    report = result.report
+    fitted = ", ".join(data["calibration"]["fitted"])
+    lines = [f"# Calibrated from {profile_path} by `hadas hw calibrate` (base platform "
+             f"{data['calibration']['base_platform']}).",
+             f"# Fitted: {fitted}. Every other number is copied from the base platform's file, "
+             "which names its sources.",
+             f"# Identified by the data: {', '.join(report['identified']) or 'nothing'}.",
+             f"# Not identified (kept at the prior): {', '.join(report['not_identified']) or 'none'}.",
+             f"# On a physical bound: {', '.join(report['at_bound']) or 'none'}."]
+    text = "\n".join(lines) + "\n" + yaml.safe_dump(data, sort_keys=False, width=100,
+                                                      default_flow_style=None)
+    write_atomic(path, lambda f: f.write(text), binary=False)
     return path

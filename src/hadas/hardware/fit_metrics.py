@@ -1,4 +1,4 @@
-"""Fit quality: mean absolute percentage error and Kendall's tau-b (rank agreement)."""
+"""Fit quality: mean absolute percentage error, Kendall's tau-b and Spearman's rho (ranks)."""
 from __future__ import annotations
 
 import numpy as np
@@ -26,3 +26,33 @@ def kendall_tau(x: np.ndarray, y: np.ndarray, chunk: int = 256) -> float:
     if untied_x == 0 or untied_y == 0:
         return float("nan")
     return float(concordance / np.sqrt(untied_x * untied_y))
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks 0..n-1, ties given their mean rank."""
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(x.size)
+    ranks[order] = np.arange(x.size)
+    values, inverse = np.unique(x, return_inverse=True)
+    sums = np.bincount(inverse, weights=ranks)
+    return (sums / np.bincount(inverse))[inverse]
+
+
+def spearman_rho(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rank correlation (Pearson's r of the tie-averaged ranks)."""
+    rx = _ranks(np.asarray(x, dtype=float))
+    ry = _ranks(np.asarray(y, dtype=float))
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    denom = np.sqrt((rx * rx).sum() * (ry * ry).sum())
+    return float("nan") if denom == 0 else float((rx * ry).sum() / denom)
+
+
+def agreement(measured: np.ndarray, predicted: np.ndarray) -> dict[str, float | int]:
+    """MAPE, Kendall tau, Spearman rho and measured / predicted percentiles (10, 50, 90)."""
+    y, p = np.asarray(measured, dtype=float), np.asarray(predicted, dtype=float)
+    ratio = y / p
+    return {"n": int(y.size), "mape": round(mape(y, p), 3),
+            "kendall_tau": round(kendall_tau(y, p), 4), "spearman_rho": round(spearman_rho(y, p), 4),
+            "ratio_p10": round(float(np.percentile(ratio, 10)), 4),
+            "ratio_median": round(float(np.median(ratio)), 4),
+            "ratio_p90": round(float(np.percentile(ratio, 90)), 4)}

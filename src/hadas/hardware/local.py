@@ -50,7 +50,8 @@ def local_platform(cpufreq: Path = CPUFREQ, cpuinfo: Path = CPUINFO) -> Platform
         "compute": {"flops_per_core_cycle": 16, "fp16_speedup": 1.0},  # assumed 8-wide FP32 FMA
         "peak": {"fp32_gflops": 16 * cores * cpu_hz[-1] / 1e9,
                  "dram_gbs": ASSUMED_EMC_HZ * 2 * 8 / 1e9},
-        "coefficients": {  # all assumed
+        "power_budget_w": 100.0,   # assumed: a desktop or server CPU package
+        "coefficients": {  # all assumed; powers at full use, converted to energy per op on load
             "efficiency": {"conv": 0.3, "dwconv": 0.05, "pwconv": 0.4, "linear": 0.1},
             "bandwidth_efficiency": 0.5, "launch_fixed_s": 2e-6, "launch_cpu_cycles": 20000,
             "static_w": 10.0, "host_w": 5.0, "compute_w": 30.0, "memory_w": 5.0},

@@ -1,15 +1,24 @@
-"""The profile file (`hadas-profile/1`): measured segment costs of DyNNs at DVFS points.
+"""The profile file (`hadas-profile/2`): measured costs at DVFS points, of three kinds.
 
-`hadas profile` writes it (one sample appended atomically at a time, so a run can resume) and
-`hadas hw calibrate` reads it. JSON:
+`hadas profile` writes it (one sample appended atomically at a time, so a run can resume),
+`hadas hw import-lut` converts per-layer look-up tables into it, and `hadas hw calibrate` /
+`hadas hw check` read it. JSON:
 
-    {"format": "hadas-profile/1", "platform": str, "config": str, "exit_channels": int,
-     "created": iso time, "host": {...},
-     "samples": [{"arch": {Backbone.to_dict()}, "exits": {ExitPlan.to_dict()},
-                  "dvfs": {domain: Hz} (only the domains that were set),
-                  "segments": [{"kind": "backbone"|"exit", "index": int, "latency_ms": float,
-                                "latency_ms_spread": float, "energy_mj": float|null,
-                                "energy_unavailable": str|null}, ...in segments() order]}]}
+    {"format": "hadas-profile/2", "platform": str, "config": str|null (needed by dynn and
+     network samples), "exit_channels": int|null (needed by dynn samples), "created": iso time,
+     "host": {...: how and where it was measured, what was assumed},
+     "samples": [
+       {"kind": "dynn", "arch": {Backbone.to_dict()}, "exits": {ExitPlan.to_dict()},
+        "dvfs": {domain: Hz} (only the domains that were set),
+        "segments": [{"kind": "backbone"|"exit", "index": int, MEASURED}, ...segments() order]},
+       {"kind": "operation", "op": {Operation.to_dict()}, "label": str|null, "dvfs": {...},
+        MEASURED},
+       {"kind": "network", "arch": {Backbone.to_dict()}, "dvfs": {...}, MEASURED}]}
+
+MEASURED = "latency_ms": float, "latency_ms_spread": float, "energy_mj": float|null,
+"energy_unavailable": str|null (why there is no energy). A `network` sample is a whole static
+sub-network run end to end as one invocation. Files of `hadas-profile/1` (DyNN samples only,
+without "kind") are still read.
 """
 from __future__ import annotations
 
@@ -23,9 +32,26 @@ from typing import Any
 
 from hadas.atomic import write_atomic
 from hadas.errors import ConfigError
+from hadas.hardware.operations import Operation
 
-FORMAT = "hadas-profile/1"
+FORMAT = "hadas-profile/2"
+FORMATS = ("hadas-profile/1", FORMAT)
 SEGMENT_KINDS = ("backbone", "exit")
+SAMPLE_KINDS = ("dynn", "operation", "network")
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One measurement: latency (median and spread) and energy or why there is none."""
+
+    latency_ms: float
+    latency_ms_spread: float = 0.0
+    energy_mj: float | None = None
+    energy_unavailable: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"latency_ms": self.latency_ms, "latency_ms_spread": self.latency_ms_spread,
+                "energy_mj": self.energy_mj, "energy_unavailable": self.energy_unavailable}
 
 
 @dataclass(frozen=True)
@@ -54,8 +80,10 @@ class ProfileSample:
     dvfs: dict[str, int]
     segments: tuple[SegmentSample, ...]
 
+    kind = "dynn"
+
     def to_dict(self) -> dict[str, Any]:
-        return {"arch": self.arch, "exits": self.exits, "dvfs": self.dvfs,
+        return {"kind": self.kind, "arch": self.arch, "exits": self.exits, "dvfs": self.dvfs,
                 "segments": [s.to_dict() for s in self.segments]}
 
     @property
@@ -66,15 +94,46 @@ class ProfileSample:
 
 
 @dataclass(frozen=True)
+class OperationSample:
+    """One layer or block (`hadas.hardware.operations.Operation`) measured on its own."""
+
+    op: dict[str, Any]
+    dvfs: dict[str, int]
+    measured: Measured
+    label: str | None = None
+    kind = "operation"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "op": self.op, "label": self.label, "dvfs": self.dvfs,
+                **self.measured.to_dict()}
+
+
+@dataclass(frozen=True)
+class NetworkSample:
+    """A whole static sub-network measured end to end."""
+
+    arch: dict[str, Any]
+    dvfs: dict[str, int]
+    measured: Measured
+    kind = "network"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "arch": self.arch, "dvfs": self.dvfs, **self.measured.to_dict()}
+
+
+Sample = ProfileSample | OperationSample | NetworkSample
+
+
+@dataclass(frozen=True)
 class Profile:
     """A whole profile file."""
 
     platform: str
-    config: str
-    exit_channels: int
+    config: str | None
+    exit_channels: int | None
     created: str
     host: dict[str, Any] = field(default_factory=dict)
-    samples: tuple[ProfileSample, ...] = ()
+    samples: tuple[Sample, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, "platform": self.platform, "config": self.config,
@@ -82,11 +141,12 @@ class Profile:
                 "samples": [s.to_dict() for s in self.samples]}
 
 
-def write_profile(path: str | Path, platform: str, config: str, exit_channels: int,
-                  samples: tuple[ProfileSample, ...] | list[ProfileSample] = (),
+def write_profile(path: str | Path, platform: str, config: str | None, exit_channels: int | None,
+                  samples: tuple[Sample, ...] | list[Sample] = (),
                   host: dict[str, Any] | None = None, created: str | None = None) -> Profile:
     """Write a profile atomically (replacing any file at `path`) and return it."""
-    profile = Profile(platform, str(config), int(exit_channels),
+    profile = Profile(platform, None if config is None else str(config),
+                      None if exit_channels is None else int(exit_channels),
                       created or datetime.now(timezone.utc).isoformat(timespec="seconds"),
                       dict(host or {}), tuple(samples))
     profile_from_dict(profile.to_dict(), str(path))   # validate before writing
@@ -94,7 +154,7 @@ def write_profile(path: str | Path, platform: str, config: str, exit_channels: i
     return profile
 
 
-def append_sample(path: str | Path, sample: ProfileSample) -> Profile:
+def append_sample(path: str | Path, sample: Sample) -> Profile:
     """Add one sample to an existing profile atomically (tmp file + os.replace)."""
     profile = read_profile(path)
     updated = Profile(profile.platform, profile.config, profile.exit_channels, profile.created,
@@ -113,38 +173,63 @@ def read_profile(path: str | Path) -> Profile:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ConfigError("profile", f"{path} is not valid JSON (line {exc.lineno})") from None
+    except (UnicodeDecodeError, RecursionError):
+        raise ConfigError("profile", f"{path} is not a UTF-8 JSON profile") from None
     return profile_from_dict(data, str(path))
 
 
 def profile_from_dict(data: Any, where: str = "profile") -> Profile:
     """Validate a profile mapping."""
     _mapping(data, "profile")
-    if data.get("format") != FORMAT:
-        raise ConfigError("profile.format", f"{where}: got {data.get('format')!r}", [FORMAT])
-    for key in ("platform", "config", "created"):
+    if data.get("format") not in FORMATS:
+        raise ConfigError("profile.format", f"{where}: got {data.get('format')!r}", FORMATS)
+    for key in ("platform", "created"):
         if not isinstance(data.get(key), str):
             raise ConfigError(f"profile.{key}", f"must be a string, got {data.get(key)!r}")
-    channels = data.get("exit_channels")
-    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+    config, channels = data.get("config"), data.get("exit_channels")
+    if config is not None and not isinstance(config, str):
+        raise ConfigError("profile.config", f"must be a string or null, got {config!r}")
+    if channels is not None and (isinstance(channels, bool) or not isinstance(channels, int)
+                                 or channels < 1):
         raise ConfigError("profile.exit_channels", f"must be an integer >= 1, got {channels!r}")
     host = data.get("host", {})
     _mapping(host, "profile.host")
     samples = data.get("samples")
     if not isinstance(samples, list):
         raise ConfigError("profile.samples", "must be a list")
-    return Profile(data["platform"], data["config"], channels, data["created"], dict(host),
-                   tuple(_sample(s, f"profile.samples[{i}]") for i, s in enumerate(samples)))
+    parsed = tuple(_sample(s, f"profile.samples[{i}]", data["format"])
+                   for i, s in enumerate(samples))
+    kinds = {s.kind for s in parsed}
+    if kinds & {"dynn", "network"} and config is None:
+        raise ConfigError("profile.config", "must name the run configuration of its "
+                          "dynn and network samples")
+    if "dynn" in kinds and channels is None:
+        raise ConfigError("profile.exit_channels", "must be set for dynn samples")
+    return Profile(data["platform"], config, channels, data["created"], dict(host), parsed)
 
 
-def _sample(data: Any, where: str) -> ProfileSample:
+def _sample(data: Any, where: str, version: str) -> Sample:
     _mapping(data, where)
-    for key in ("arch", "exits", "dvfs"):
-        _mapping(data.get(key), f"{where}.{key}")
+    kind = data.get("kind", "dynn" if version == FORMATS[0] else None)
+    if kind not in SAMPLE_KINDS:
+        raise ConfigError(f"{where}.kind", f"got {kind!r}", SAMPLE_KINDS)
+    _mapping(data.get("dvfs"), f"{where}.dvfs")
     dvfs = {}
     for domain, hz in data["dvfs"].items():
-        if isinstance(hz, bool) or not isinstance(hz, (int, float)) or hz <= 0 or hz != int(hz):
+        if isinstance(hz, bool) or not isinstance(hz, (int, float)) or not _finite(hz) \
+                or hz <= 0 or hz != int(hz):
             raise ConfigError(f"{where}.dvfs.{domain}", f"must be a whole number of Hz, got {hz!r}")
         dvfs[str(domain)] = int(hz)
+    if kind == "operation":
+        op = Operation.from_dict(data.get("op"), f"{where}.op")
+        label = data.get("label")
+        if label is not None and not isinstance(label, str):
+            raise ConfigError(f"{where}.label", f"must be a string or null, got {label!r}")
+        return OperationSample(op.to_dict(), dvfs, _measured(data, where), label)
+    _mapping(data.get("arch"), f"{where}.arch")
+    if kind == "network":
+        return NetworkSample(dict(data["arch"]), dvfs, _measured(data, where))
+    _mapping(data.get("exits"), f"{where}.exits")
     segs = data.get("segments")
     if not isinstance(segs, list) or not segs:
         raise ConfigError(f"{where}.segments", "must be a non-empty list")
@@ -159,6 +244,12 @@ def _segment(data: Any, where: str) -> SegmentSample:
     index = data.get("index")
     if isinstance(index, bool) or not isinstance(index, int) or index < 0:
         raise ConfigError(f"{where}.index", f"must be an integer >= 0, got {index!r}")
+    m = _measured(data, where)
+    return SegmentSample(data["kind"], index, m.latency_ms, m.latency_ms_spread, m.energy_mj,
+                         m.energy_unavailable)
+
+
+def _measured(data: dict[str, Any], where: str) -> Measured:
     latency = _positive(data.get("latency_ms"), f"{where}.latency_ms")
     spread = data.get("latency_ms_spread", 0.0)
     if not _finite(spread) or spread < 0:
@@ -172,7 +263,7 @@ def _segment(data: Any, where: str) -> SegmentSample:
         energy = _positive(energy, f"{where}.energy_mj")
         if reason is not None:
             raise ConfigError(f"{where}.energy_unavailable", "must be null when energy_mj is set")
-    return SegmentSample(data["kind"], index, latency, float(spread), energy, reason)
+    return Measured(latency, float(spread), energy, reason)
 
 
 def _mapping(value: Any, where: str) -> None:
