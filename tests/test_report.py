@@ -89,7 +89,7 @@ def test_report_shows_fronts_hypervolume_table_breakdown_gain_and_provenance(run
     # provenance: platform fingerprint, software versions, config, cost labels
     assert result["hardware"]["fingerprint"] in text
     assert f"torch {result['software']['torch']}," in text
-    assert "&quot;platform&quot;: &quot;agx-xavier&quot;" in text
+    assert "&quot;platform&quot;: &quot;agx-xavier-calibrated&quot;" in text
     assert "synthetic" in text
     # the cloud behind the front: what the search itself evaluated, the archive among it
     key = (lambda e: json.dumps([e["backbone"], e["dynn"]["exits"], e["dynn"]["dvfs_hz"]]))

@@ -139,7 +139,8 @@ class SearchConfig:
     ooe: EngineConfig = EngineConfig()
     ioe: EngineConfig = EngineConfig(population=10, generations=5, survival_ratio=0.25,
                                      n_crossover=5, n_mutation=5)
-    platform: str = "agx-xavier"  # `hadas platforms list` name or calibrated YAML (HADAS: AGX Xavier)
+    platform: str = "agx-xavier-calibrated"  # a `hadas platforms list` name or a platform YAML
+    # (HADAS: AGX Xavier; the calibrated file by default, README "Hardware models")
     thresholds: tuple[float, ...] = _f((0.5, 0.6, 0.7, 0.8, 0.9), min=0.0)  # exit threshold grid
     min_exits: int = _f(1, min=0)
     max_exits: int | None = _f(None, min=0)  # default: all candidate positions but one (HADAS)

@@ -49,7 +49,7 @@ def parse_exits(text: str | Sequence[int] | None) -> tuple[int, ...]:
 
 
 def estimate_costs(config: str | Path | HadasConfig, arch: str,
-                   platform: str = DEFAULT_PLATFORM, exits: str | Sequence[int] | None = None,
+                   platform: str | None = None, exits: str | Sequence[int] | None = None,
                    exit_channels: int | None = None,
                    dvfs: str | Mapping[str, float] | None = None, precision: str = "fp32",
                    mode: str | None = None) -> dict[str, Any]:
@@ -62,7 +62,8 @@ def estimate_costs(config: str | Path | HadasConfig, arch: str,
     channels = cfg.exits.exit_channels if exit_channels is None else exit_channels
     if channels < 1:
         raise ConfigError("exit_channels", f"must be >= 1, got {channels}")
-    model = HardwareModel(resolve_platform(platform), channels, precision, mode)
+    model = HardwareModel(resolve_platform(platform or DEFAULT_PLATFORM), channels, precision,
+                          mode)
     if isinstance(dvfs, str):
         setting = DvfsSetting.parse(model.platform, dvfs)
     else:

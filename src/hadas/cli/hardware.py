@@ -25,8 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     hsub = p.add_subparsers(dest="hw_command", required=True)
     q = hsub.add_parser("estimate", help="per-segment and total latency/energy of a DyNN")
     add_config(q, device=False)
-    q.add_argument("--platform", default="agx-xavier",
-                   help="registered name or calibrated YAML (default: agx-xavier)")
+    q.add_argument("--platform", help="registered name or calibrated YAML (default: "
+                   "agx-xavier-calibrated)")
     q.add_argument("--arch", required=True, help=ARCH_HELP)
     q.add_argument("--exits", help="exit positions (block indices), e.g. 5,9")
     q.add_argument("--exit-channels", type=int, help="exit head width (default: the config's)")

@@ -556,7 +556,7 @@ def save_calibrated(result: CalibrationResult, path: str | Path, profile_path: s
              f"# Fitted: {fitted}. Every other number is copied from the base platform's file, "
              "which names its sources.",
              f"# Identified by the data: {', '.join(report['identified']) or 'nothing'}.",
-             f"# Not identified (kept at the prior): {', '.join(report['not_identified']) or 'none'}.",
+             f"# Not identified (kept at the prior; of a split pair only the sum fitted): {', '.join(report['not_identified']) or 'none'}.",
              f"# On a physical bound: {', '.join(report['at_bound']) or 'none'}."]
     text = "\n".join(lines) + "\n" + yaml.safe_dump(data, sort_keys=False, width=100,
                                                       default_flow_style=None)

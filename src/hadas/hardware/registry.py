@@ -9,7 +9,7 @@ from hadas.errors import ConfigError
 from hadas.hardware.local import local_platform
 from hadas.hardware.platform import Platform, load_platform_file
 
-DEFAULT_PLATFORM = "agx-xavier"  # the HADAS board
+DEFAULT_PLATFORM = "agx-xavier-calibrated"  # the HADAS board, fitted to measurements (README)
 
 
 def _files() -> dict[str, Path]:
