@@ -287,3 +287,80 @@ def test_cli_calibrate_prints_mape_and_tau(tmp_path, space, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("hadas: error: profile: file not found")
     assert Path(out).is_file()
+
+
+# --- the shared Jetson per-layer measurements ------------------------------------------------
+
+LUTS = Path(__file__).resolve().parents[1] / "data" / "jetson-layer-luts"
+BOARDS = {"agx-xavier": "agx", "tx2": "tx2"}
+# held-out targets of the hardware-model issue; where a bound or the data's noise keeps a board
+# from one, the best honest figure is required instead (README "Hardware models" says why)
+TARGETS = {"agx-xavier": {"latency": (15.0, 0.70), "energy": (15.0, 0.90)},
+           "tx2": {"latency": (15.0, 0.68), "energy": (15.0, 0.85)}}
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_lut_import_then_calibrate_from_the_command_line(board, tmp_path, capsys):
+    files = sorted(str(p) for p in LUTS.glob(f"ofa_*_{BOARDS[board]}.json"))
+    profile = tmp_path / "profile.json"
+    assert main(["hw", "import-lut", *files, "--platform", board, "--out", str(profile)]) == 0
+    prof = read_profile(profile)
+    assert len(prof.samples) in (154, 155) and {s.kind for s in prof.samples} == {"operation"}
+    out = tmp_path / "cal.yaml"
+    assert main(["hw", "calibrate", "--platform", board, "--profile", str(profile),
+                 "--out", str(out), "--seed", "0", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.splitlines()[-1])
+    for quantity, (max_mape, min_tau) in TARGETS[board].items():
+        test = report[quantity]["test"]
+        print(board, quantity, "held out:", {k: (v["mape"], v["kendall_tau"], v["spearman_rho"])
+                                             for k, v in test.items()})
+        assert test["model"]["mape"] <= max_mape and test["model"]["kendall_tau"] >= min_tau
+        assert test["model"]["mape"] < min(test["kernel_count"]["mape"], test["macs"]["mape"])
+    calibrated = load_platform_file(out)
+    assert not calibrated.physical_bounds()
+    assert "launch_cpu_cycles" in report["not_identified"]   # one clock setting in the LUTs
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_shipped_calibrated_boards_reproduce_their_held_out_figures(board, capsys):
+    name = f"{board}-calibrated"
+    platform = get_platform(name)
+    stored = platform.calibration["report"]
+    profile = LUTS / f"{board}.profile.json"
+    assert main(["hw", "check", "--platform", name, "--profile", str(profile), "--held-out",
+                 "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    for quantity in ("latency", "energy"):
+        assert got[quantity] == stored[quantity]["test"]["model"], quantity
+        assert set(got[quantity]) >= {"mape", "kendall_tau", "spearman_rho", "n"}
+    assert got["provenance"] == {"latency_ms": "calibrated", "energy_mj": "calibrated"}
+    assert platform.calibration["profile_host"]["assumed"].startswith("activation")
+    assert main(["hw", "check", "--platform", board, "--profile", str(profile)]) == 0
+    assert "modelled latency" in capsys.readouterr().out     # the shipped prior, for comparison
+
+
+def test_malformed_or_truncated_lut_is_one_line_and_exit_2(tmp_path, capsys):
+    good = json.loads((LUTS / "ofa_memes_tx2.json").read_text())
+    cases = {
+        "truncated.json": (LUTS / "ofa_memes_tx2.json").read_text()[:500],
+        "badkey.json": json.dumps({**good, "MBConvLayer-input:1_24_56_56-in_ch:24-kernel:3": {
+            "lat": "1", "enrg": "1"}}),
+        "badvalue.json": json.dumps({next(iter(good)): {"lat": "fast", "enrg": "1"}}),
+        "mismatch.json": json.dumps({**good, "MBConvLayer-input:1_24_56_56-in_ch:24-out_ch:24-"
+                                     "mid_ch:100-expand:6-kernel:3-stride:1-use_se:0": {
+                                         "lat": "1", "enrg": "1"}}),
+    }
+    errors = {}
+    for name, text in cases.items():
+        path = tmp_path / name
+        path.write_text(text)
+        out = tmp_path / "never.json"
+        code = main(["hw", "import-lut", str(path), "--platform", "tx2", "--out", str(out)])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, (name, err)
+        assert err.startswith("hadas: error: lut: ") and not out.exists(), (name, err)
+        errors[name] = err
+    assert "truncated or malformed" in errors["truncated.json"]
+    assert "'MBConvLayer-input:1_24_56_56-in_ch:24-kernel:3'" in errors["badkey.json"]
+    assert "must be a number > 0" in errors["badvalue.json"]
+    assert "mid_ch 100" in errors["mismatch.json"]
