@@ -504,12 +504,10 @@ def calibrate(platform: Platform, profile: Profile, space: BackboneSpace | None,
     prior = platform.coefficients
     fitted, lat_problem = fit_latency(train, platform, prior)
     problems = [lat_problem]
-    fitted_x = {n: v for n, v in zip(LATENCY_PARAMS, latency_params(fitted))}
     has_energy = bool(np.isfinite(train.energy_mj).sum() >= len(ENERGY_TERMS))
     if has_energy:
         fitted, energy_problem = fit_energy(train, model, fitted)
         problems.append(energy_problem)
-        fitted_x.update(zip(ENERGY_TERMS, energy_params(fitted)))
     clocks = {d: int(np.unique(train.freqs[d]).size) for d in platform.domains}
     ident = _identifiability(problems, clocks)
     x_all = [latency_params(fitted), *([energy_params(fitted)] if has_energy else [])]
