@@ -184,8 +184,12 @@ def predict(rows: Rows, model: HardwareModel, c: Coefficients) -> tuple[np.ndarr
 
 
 def _unit_coefficients() -> Coefficients:
+    """Every energy coefficient 1, so `energy_vector` gives the units of the energy terms."""
     ones = {k: 1.0 for k in LAYER_KINDS}
-    return Coefficients(ones, 1.0, 0.0, 0.0, 1.0, 1.0, ones, 1.0, 0.0, 1.0, 1.0)
+    return Coefficients(efficiency=ones, bandwidth_efficiency=1.0, launch_fixed_s=0.0,
+                        launch_cpu_cycles=0.0, static_w=1.0, host_w=1.0, energy_pj_per_mac=ones,
+                        energy_pj_per_byte=1.0, energy_mj_per_invoke=1.0,
+                        energy_uj_per_kernel=1.0)
 
 
 def latency_params(c: Coefficients) -> np.ndarray:
@@ -244,11 +248,16 @@ class Problem:
     fixed: dict[int, str] = dataclasses.field(default_factory=dict)   # index -> why
     tie: tuple[int, int, float, float] | None = None   # i, j, r_i, r_j: x_i = r_i s, x_j = r_j s
 
+    @property
+    def free(self) -> list[int]:
+        """Indices fitted on their own (neither fixed nor in the tied pair)."""
+        tied = self.tie[:2] if self.tie is not None else ()
+        return [k for k in range(self.prior.size) if k not in self.fixed and k not in tied]
+
     def reduce(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """x = base + M z: (base, M, z prior, z lower, z upper)."""
         n = self.prior.size
-        free = [k for k in range(n) if k not in self.fixed
-                and (self.tie is None or k not in self.tie[:2])]
+        free = self.free
         cols = len(free) + (self.tie is not None)
         m = np.zeros((n, cols))
         for col, k in enumerate(free):
@@ -298,11 +307,9 @@ def _identify(problem: Problem, a: np.ndarray, y: np.ndarray, x: np.ndarray) -> 
     resid = 1.0 - rel @ z - (a @ base) / y
     dof = max(y.size - z.size, 1)
     sigma = float(np.sqrt((resid ** 2).sum() / dof))
-    free = [k for k in range(problem.prior.size) if k not in problem.fixed
-            and (problem.tie is None or k not in problem.tie[:2])]
     out: dict[int, str] = {}
     worst: tuple[float, int, str] | None = None
-    for col, k in enumerate(free):
+    for col, k in enumerate(problem.free):
         if z[col] <= lo[col] * (1 + 1e-9) or z[col] >= hi[col] * (1 - 1e-9):
             continue   # on a bound: reported as such, its value is what the data pushed to
         if contrib[:, col].max() < MIN_SHARE:
@@ -327,9 +334,8 @@ def _identify(problem: Problem, a: np.ndarray, y: np.ndarray, x: np.ndarray) -> 
 def _at_bounds(problem: Problem, x: np.ndarray) -> dict[str, str]:
     """Coefficients on a physical bound, in the file's units (an efficiency is 1 / x)."""
     out = {}
-    for k, name in enumerate(problem.names):
-        if k in problem.fixed or (problem.tie is not None and k in problem.tie[:2]):
-            continue
+    for k in problem.free:
+        name = problem.names[k]
         inverse = "efficiency" in name
         for side, bound in (("lower", problem.lower[k]), ("upper", problem.upper[k])):
             hit = x[k] <= bound * (1 + 1e-9) + 1e-300 if side == "lower" \
@@ -473,9 +479,12 @@ def check(platform: Platform, profile: Profile, space: BackboneSpace | None,
 
 # --- the whole calibration -------------------------------------------------------------------
 
-def _identifiability(problems: Sequence[Problem], clocks: dict[str, int]) -> dict[str, Any]:
+def _identifiability(fits: Sequence[tuple[Problem, np.ndarray]], clocks: dict[str, int]
+                     ) -> dict[str, Any]:
+    """What the data identified, what it did not (and why), what sits on a bound."""
     identified, not_identified, at_bound = [], {}, {}
-    for problem in problems:
+    for problem, x in fits:
+        at_bound.update(_at_bounds(problem, x))
         for k, name in enumerate(problem.names):
             if k in problem.fixed:
                 not_identified[name] = f"kept at its prior: {problem.fixed[k]}"
@@ -503,16 +512,13 @@ def calibrate(platform: Platform, profile: Profile, space: BackboneSpace | None,
     train, test = rows.subset(train_idx), rows.subset(test_idx)
     prior = platform.coefficients
     fitted, lat_problem = fit_latency(train, platform, prior)
-    problems = [lat_problem]
+    fits = [(lat_problem, latency_params(fitted))]
     has_energy = bool(np.isfinite(train.energy_mj).sum() >= len(ENERGY_TERMS))
     if has_energy:
         fitted, energy_problem = fit_energy(train, model, fitted)
-        problems.append(energy_problem)
+        fits.append((energy_problem, energy_params(fitted)))
     clocks = {d: int(np.unique(train.freqs[d]).size) for d in platform.domains}
-    ident = _identifiability(problems, clocks)
-    x_all = [latency_params(fitted), *([energy_params(fitted)] if has_energy else [])]
-    for problem, x in zip(problems, x_all):
-        ident["at_bound"].update(_at_bounds(problem, x))
+    ident = _identifiability(fits, clocks)
     candidate = dataclasses.replace(platform, coefficients=fitted)
     bad = candidate.physical_bounds()
     if bad:   # the fit's box bounds keep this from happening; never save an impossible file
@@ -554,7 +560,8 @@ def save_calibrated(result: CalibrationResult, path: str | Path, profile_path: s
              f"# Fitted: {fitted}. Every other number is copied from the base platform's file, "
              "which names its sources.",
              f"# Identified by the data: {', '.join(report['identified']) or 'nothing'}.",
-             f"# Not identified (kept at the prior; of a split pair only the sum fitted): {', '.join(report['not_identified']) or 'none'}.",
+             "# Not identified (kept at the prior; of a split pair only the sum fitted): "
+             f"{', '.join(report['not_identified']) or 'none'}.",
              f"# On a physical bound: {', '.join(report['at_bound']) or 'none'}."]
     text = "\n".join(lines) + "\n" + yaml.safe_dump(data, sort_keys=False, width=100,
                                                       default_flow_style=None)
