@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hadas import api
 from hadas.config import load_config
+from hadas.hardware import resolve_platform
 from hadas.report.compare import energy_gain
 
 MODES = ("hadas", "conventional", "exits-only", "dvfs-only", "static", "random")
@@ -38,7 +39,9 @@ def main() -> None:
             archives[mode, seed] = result.archive
             print(f"seed {seed} {mode:>12}: hypervolume {result.hypervolume[-1]:.4f}, "
                   f"{len(result.archive)} DyNNs", flush=True)
-    print(f"\n{cfg.name}, seeds {seeds}, platform {cfg.search.platform} (modelled costs)\n")
+    platform = resolve_platform(cfg.search.platform)
+    print(f"\n{cfg.name}, seeds {seeds}, platform {platform.name} ({platform.provenance('latency')}"
+          f" latency, {platform.provenance('energy')} energy)\n")
     print("| mode | final hypervolume, mean | spread (min-max) | energy gain vs conventional "
           "at equal accuracy, max / mean % |\n|---|---|---|---|")
     for mode in MODES:

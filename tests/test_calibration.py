@@ -318,6 +318,10 @@ def test_lut_import_then_calibrate_from_the_command_line(board, tmp_path, capsys
         assert test["model"]["mape"] < min(test["kernel_count"]["mape"], test["macs"]["mape"])
     calibrated = load_platform_file(out)
     assert not calibrated.physical_bounds()
+    power = report["implied_power_w"]
+    print(board, "implied power:", power)
+    assert power["budget"] == calibrated.power_budget_w
+    assert 0.0 < power["measured_max"] and 0.0 < power["train_max"] < 1.5 * power["measured_max"]
     assert "launch_cpu_cycles" in report["not_identified"]   # one clock setting in the LUTs
 
 

@@ -16,9 +16,11 @@ P_host, e_conv, e_dwconv, e_pwconv, e_linear, e_byte) (`analytical.energy_terms`
 ridge-regularised relative least squares on the rows that carry an energy.
 
 Bounds are the physical ones of `Platform.physical_bounds`: efficiencies in (0, 1], per-kernel
-overhead and invocation cost in their ranges, powers within the board's budget, and energy per
-MAC (per byte) no more than the budget allows at the kind's fitted efficiency (at full
-bandwidth). A coefficient that ends on a bound is reported `at_bound`.
+overhead and invocation cost in their ranges, P_static and P_host within the board's power
+budget, energies >= 0. A coefficient that ends on a bound is reported `at_bound`. The mean power
+the fit implies per row (energy / latency) is reported beside the measured one and the budget
+(`implied_power_w`), not bounded: a board at MAXN is not capped (PLATFORMS.md §4), and one
+measured AGX Xavier layer of the shared LUTs itself draws 31.3 W against the 30 W budget.
 
 Identifiability. A coefficient is `not identified`, and kept at its prior, when the training
 rows cannot determine it:
@@ -502,6 +504,22 @@ def _identifiability(fits: Sequence[tuple[Problem, np.ndarray]], clocks: dict[st
             "assumed": assumed}
 
 
+def _implied_power(train: Rows, test: Rows | None, model: HardwareModel,
+                   c: Coefficients) -> dict[str, float] | None:
+    """Highest mean power (energy / latency) over rows: fitted on train and test, measured."""
+    rows = [r for r in (train, test) if r is not None]
+    if not any(np.isfinite(r.energy_mj).any() for r in rows):
+        return None
+    out = {"budget": model.platform.power_budget_w}
+    for name, r in zip(("train_max", "test_max"), rows):
+        keep = np.isfinite(r.energy_mj)
+        latency, energy = predict(r, model, c)
+        out[name] = round(float((energy[keep] / latency[keep]).max()), 3) if keep.any() else None
+    out["measured_max"] = round(max(float(np.nanmax(r.energy_mj / r.latency_ms)) for r in rows
+                                    if np.isfinite(r.energy_mj).any()), 3)
+    return out
+
+
 def calibrate(platform: Platform, profile: Profile, space: BackboneSpace | None,
               train_fraction: float = 0.5, seed: int = 0, precision: str = "fp32",
               mode: str | None = None, name: str | None = None) -> CalibrationResult:
@@ -535,7 +553,7 @@ def calibrate(platform: Platform, profile: Profile, space: BackboneSpace | None,
         "energy": ({"train": scores(train, train, model, prior, fitted, True),
                     "test": scores(train, held_out, model, prior, fitted, True)
                     if held_out is not None else None} if has_energy else None),
-        **ident,
+        **ident, "implied_power_w": _implied_power(train, held_out, model, fitted),
         "coefficients_before": prior.to_dict(), "coefficients_after": fitted.to_dict()}
     calibration = {"base_platform": (platform.calibration or {}).get("base_platform",
                                                                       platform.name),

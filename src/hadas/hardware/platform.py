@@ -7,9 +7,9 @@ carries a `calibration` block and its results say `calibrated` instead of `model
 
 Every file, shipped or calibrated, must be physically possible (`physical_bounds`):
 - efficiencies and the bandwidth efficiency lie in (0, 1] (a fraction of the peak);
-- static + host power lie within the board's `power_budget_w` (each file names its source);
-  energies per operation are >= 0, and a calibration also keeps the power it implies for every
-  measured row within the budget (`calibration` module docstring);
+- static + host power lie within the board's `power_budget_w` (each file names its source) and
+  energies per operation are >= 0 (the mean power a calibration implies is reported beside the
+  budget, `calibration` module docstring);
 - the per-kernel launch overhead at the max CPU clock lies in [0, 0.5 ms] and the fixed cost
   of one invocation in [0, 10 ms]. PLATFORMS.md §7: batch-1 launch and framework overhead on a
   Jetson is "of the order of milliseconds" for a whole small CNN; with at least ~20 kernels
