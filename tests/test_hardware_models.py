@@ -15,7 +15,8 @@ from conftest import CONFIGS, raises_config_error
 from hadas.errors import ConfigError
 from hadas.hardware import (DvfsSetting, HardwareModel, expected_costs, get_platform,
                             list_platforms, load_platform_file, segment_layer_costs)
-from hadas.hardware.analytical import dynamic_scale
+from hadas.hardware.analytical import (dynamic_scale, energy_joules, energy_terms,
+                                       energy_vector)
 from hadas.hardware.expected import exit_prefix_costs
 from hadas.hardware.local import cpu_table_hz, local_platform
 from hadas.hardware.platform import load_platform_file, platform_from_dict
@@ -272,6 +273,22 @@ def test_power_stays_within_the_model_bounds(name, skeletons):
     power_w = costs.total_energy_mj / costs.total_latency_ms
     assert np.all(power_w >= c.static_w)
     assert np.all(power_w <= p.power_budget_w)
+
+
+@pytest.mark.parametrize("name", PLATFORMS)
+def test_direct_energy_equals_the_calibration_terms(name, skeletons):
+    """The search's energy (`energy_joules`) is the calibration's design row times the vector."""
+    model = HardwareModel(name)
+    p, c = model.platform, model.coefficients
+    table = model.table(skeletons["a3"], ExitPlan((5, 11)))
+    freqs = {d: np.asarray(p.dvfs_hz[d][::3]) for d in p.domains}
+    n = min(f.size for f in freqs.values())
+    freqs = {d: f[:n] for d, f in freqs.items()}
+    seconds = np.random.default_rng(0).uniform(1e-4, 1e-2, (len(table.starts), n))
+    args = (p, freqs, seconds, table.kind_macs, table.segment_sum(table.bytes_moved),
+            table.segment_sum(table.kernels))
+    w = energy_vector(c, "fp32", p)
+    np.testing.assert_allclose(energy_joules(*args, w), energy_terms(*args) @ w, rtol=1e-12)
 
 
 def test_an_impossible_coefficient_is_refused_naming_it(tmp_path):

@@ -43,7 +43,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -76,8 +76,10 @@ class LayerTable:
         """Sum [n_ops, ...] per segment -> [n_segments, ...]."""
         return np.add.reduceat(values, self.starts, axis=0)
 
+    @cached_property
     def kind_macs(self) -> np.ndarray:
-        """MACs of each layer kind per segment: [n_segments, len(LAYER_KINDS)]."""
+        """MACs of each layer kind per segment: [n_segments, len(LAYER_KINDS)] (computed once
+        per table; tables are cached per DyNN)."""
         onehot = self.kind[:, None] == np.arange(len(LAYER_KINDS))[None, :]
         return self.segment_sum(onehot * self.macs[:, None])
 
@@ -255,9 +257,10 @@ class HardwareModel:
         roof = table.segment_sum(roofline_seconds(table, c, unit)[0])[:, pair_index]
         total = roof + launch_seconds(table.segment_sum(table.kernels)[:, None], c,
                                       _columns(freqs[HOST_DOMAIN])) + c.invoke_s
-        terms = energy_terms(p, freqs, total, table.kind_macs(),
-                             table.segment_sum(table.bytes_moved), table.segment_sum(table.kernels))
-        return total, terms @ energy_vector(c, self.precision, p)
+        return total, energy_joules(p, freqs, total, table.kind_macs,
+                                    table.segment_sum(table.bytes_moved),
+                                    table.segment_sum(table.kernels),
+                                    energy_vector(c, self.precision, p))
 
     def _points(self, given: Mapping[str, ArrayLike]) -> dict[str, np.ndarray]:
         self._check_domains(given)
@@ -313,25 +316,41 @@ ENERGY_TERMS = ("static_w", "host_w", *(f"energy_pj_per_mac.{k}" for k in LAYER_
                 "energy_pj_per_byte", "energy_mj_per_invoke", "energy_uj_per_kernel")
 
 
+def _scales(platform: Platform, freqs: Mapping[str, np.ndarray]
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """g_cpu, v_c^2 and v_emc^2 at the clocks (columns as `_columns` gives them)."""
+    def curve(d: str) -> tuple[np.ndarray, int, VoltageCurve]:
+        return _columns(freqs[d]), platform.dvfs_hz[d][-1], platform.voltage[d]
+    return (dynamic_scale(*curve(HOST_DOMAIN)),
+            voltage_ratio(*curve(platform.compute_domain)) ** 2,
+            voltage_ratio(*curve(MEMORY_DOMAIN)) ** 2)
+
+
 def energy_terms(platform: Platform, freqs: Mapping[str, np.ndarray], seconds: np.ndarray,
                  kind_macs: np.ndarray, bytes_moved: np.ndarray, kernels: np.ndarray
                  ) -> np.ndarray:
     """The terms whose dot product with `energy_vector` is the energy in J (`ENERGY_TERMS`):
     T, T g_cpu, MACs of each kind x v_c^2, bytes x v_emc^2, 1 (the invocation), kernels.
     `seconds` [n, n_points] (or [n, 1] with clocks [n, 1]), `kind_macs` [n, 4], `bytes_moved`
-    and `kernels` [n] -> [n, n_points, 9]."""
-    host, comp = HOST_DOMAIN, platform.compute_domain
-    g_host = dynamic_scale(_columns(freqs[host]), platform.dvfs_hz[host][-1],
-                           platform.voltage[host])
-    v2 = {d: voltage_ratio(_columns(freqs[d]), platform.dvfs_hz[d][-1], platform.voltage[d]) ** 2
-          for d in (comp, MEMORY_DOMAIN)}
-    shape = np.broadcast_shapes(seconds.shape, v2[comp].shape, v2[MEMORY_DOMAIN].shape)
+    and `kernels` [n] -> [n, n_points, 9]. The calibration's design matrix; `energy_joules`
+    is the same sum without the terms."""
+    g_host, v2_comp, v2_mem = _scales(platform, freqs)
+    shape = np.broadcast_shapes(seconds.shape, v2_comp.shape, v2_mem.shape)
     return np.concatenate([
         np.broadcast_to(seconds, shape)[..., None],
         np.broadcast_to(seconds * g_host, shape)[..., None],
-        kind_macs[:, None, :] * np.broadcast_to(v2[comp], shape)[..., None],
-        (bytes_moved[:, None] * np.broadcast_to(v2[MEMORY_DOMAIN], shape))[..., None],
+        kind_macs[:, None, :] * np.broadcast_to(v2_comp, shape)[..., None],
+        (bytes_moved[:, None] * np.broadcast_to(v2_mem, shape))[..., None],
         np.ones(shape)[..., None], np.broadcast_to(kernels[:, None], shape)[..., None]], axis=-1)
+
+
+def energy_joules(platform: Platform, freqs: Mapping[str, np.ndarray], seconds: np.ndarray,
+                  kind_macs: np.ndarray, bytes_moved: np.ndarray, kernels: np.ndarray,
+                  w: np.ndarray) -> np.ndarray:
+    """`energy_terms(...) @ w` without building the terms (the search's hot path)."""
+    g_host, v2_comp, v2_mem = _scales(platform, freqs)
+    return (seconds * (w[0] + w[1] * g_host) + v2_comp * (kind_macs @ w[2:6])[:, None]
+            + v2_mem * (bytes_moved * w[6])[:, None] + (w[7] + kernels * w[8])[:, None])
 
 
 def energy_vector(c: Coefficients, precision: str, platform: Platform) -> np.ndarray:

@@ -173,7 +173,7 @@ def row_latency_s(rows: Rows, c: Coefficients) -> np.ndarray:
 
 def energy_design(rows: Rows, model: HardwareModel, seconds: np.ndarray) -> np.ndarray:
     """[n_rows, 9] features in mJ per unit of the coefficients (`ENERGY_TERMS` order)."""
-    terms = energy_terms(model.platform, rows.freqs, seconds[:, None], rows.table.kind_macs(),
+    terms = energy_terms(model.platform, rows.freqs, seconds[:, None], rows.table.kind_macs,
                          rows.table.segment_sum(rows.table.bytes_moved), rows.kernels)[:, 0, :]
     unit = energy_vector(_unit_coefficients(), model.precision, model.platform)
     return terms * unit[None, :] * 1e3
