@@ -19,7 +19,7 @@ from hadas.hardware.analytical import (dynamic_scale, energy_joules, energy_term
                                        energy_vector)
 from hadas.hardware.expected import exit_prefix_costs
 from hadas.hardware.local import cpu_table_hz, local_platform
-from hadas.hardware.platform import load_platform_file, platform_from_dict
+from hadas.hardware.platform import platform_from_dict
 from hadas.space import BackboneSpace, ExitPlan, exit_head_layers, resolve_arch
 
 PLATFORMS = list_platforms()
