@@ -2,9 +2,11 @@
 accuracy and cost (for tests of the driver, the run directory and the report)."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
-from hadas.evaluation.dynamic import DynnResult
+from hadas.evaluation.dynamic import DvfsGrid, DynnResult
 from hadas.space import Backbone, ExitDvfsSpace, ExitPlan
 
 TABLES = {"cpu": (1, 2), "gpu": (10, 20, 30), "emc": (100, 200)}
@@ -46,7 +48,20 @@ class Synthetic:
                 return DynnResult(plan, dict(dvfs), top1, latency, energy, tuple(rates),
                                   (top1,) * (k + 1),
                                   {"latency_ms": "synthetic", "energy_mj": "synthetic"})
+
+            def evaluate_grid(self, plan: ExitPlan, tables: dict) -> DvfsGrid:
+                return grid_of(self.evaluate, plan, tables)
         return space, Evaluator()
 
     def reference_point(self) -> np.ndarray:
         return np.array([100.0, 200.0, 400.0])
+
+
+def grid_of(evaluate, plan: ExitPlan, tables: dict) -> DvfsGrid:
+    """`evaluate(plan, dvfs)` at every combination of the clocks in `tables`, as a DvfsGrid."""
+    points = [dict(zip(tables, c)) for c in itertools.product(*tables.values())]
+    rs = [evaluate(plan, p) for p in points]
+    return DvfsGrid(plan, rs[0].top1, rs[0].exit_rates, rs[0].exit_accuracy,
+                    {d: np.array([p[d] for p in points]) for d in tables},
+                    np.array([r.latency_ms for r in rs]), np.array([r.energy_mj for r in rs]),
+                    rs[0].provenance)

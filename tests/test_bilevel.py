@@ -91,7 +91,9 @@ def test_baselines_keep_to_their_restrictions(tiny_cfg, tmp_path):
     hadas = _mode(tiny_cfg, tmp_path / "hadas", "hadas").archive
     static = _mode(tiny_cfg, tmp_path / "static", "static").archive
     assert any(DynnResult.from_dict(e["dynn"]).plan.positions for e in hadas)
-    assert len({str(e["dynn"]["dvfs_hz"]) for e in hadas}) > 1
+    # exact DVFS: the synthetic energy does not depend on the GPU clock, so the least CPU clock
+    # is optimal for every DyNN: hadas leaves the reference clocks
+    assert all(e["dynn"]["dvfs_hz"] != reference for e in hadas)
     gain = energy_gain(hadas, static)
     assert gain.matched + gain.unmatched == len(static)
 

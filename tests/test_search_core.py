@@ -1,17 +1,19 @@
 """Search building blocks: the exit/DVFS genome, NSGA-II selection, breeding, the IOE."""
 from __future__ import annotations
 
+import dataclasses
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hadas.config import EngineConfig
+from hadas.config import EngineConfig, IoeConfig
 from hadas.evaluation.dynamic import DynnResult
 from hadas.search import nondominated_rank, pareto_indices, rank_and_crowding, run_ioe
 from hadas.search.evolution import breed, unique
 from hadas.space import ExitDvfsSpace, ExitPlan
+from synthetic import grid_of
 
 TABLES = {"cpu": (1, 2, 3, 4), "gpu": (10, 20, 30), "emc": (100, 200)}
 
@@ -98,18 +100,34 @@ def _synthetic(plan: ExitPlan, dvfs: dict[str, int]) -> DynnResult:
     return DynnResult(plan, dict(dvfs), top1, latency, energy, (), (), {})
 
 
-def test_ioe_returns_the_non_dominated_set_of_what_it_evaluated_and_is_reproducible():
-    cfg = EngineConfig(population=10, generations=5, survival_ratio=0.25, n_crossover=5,
-                       n_mutation=5)
-    calls = []
+class _Scorer:
+    """The synthetic objective as an IOE scorer, recording every call."""
 
-    def evaluate(plan, dvfs):
-        calls.append((plan, tuple(sorted(dvfs.items()))))
+    def __init__(self):
+        self.calls = []
+
+    def evaluate(self, plan, dvfs):
+        self.calls.append((plan, tuple(sorted(dvfs.items()))))
         return _synthetic(plan, dvfs)
 
-    result = run_ioe(_space(), evaluate, cfg, np.random.default_rng(7))
-    assert len(calls) == len(set(calls)) == len(result.evaluated)  # nothing scored twice
-    assert len(result.evaluated) <= cfg.population + (cfg.generations - 1) * 10
+    def evaluate_grid(self, plan, tables):
+        self.calls.append((plan, "grid"))
+        return grid_of(_synthetic, plan, tables)
+
+
+HADAS_IOE = IoeConfig(population=10, generations=5, survival_ratio=0.25, n_crossover=5,
+                      n_mutation=5, dvfs="evolve")
+
+
+@pytest.mark.parametrize("dvfs", ["evolve", "exact"])
+def test_ioe_returns_the_non_dominated_set_of_what_it_evaluated_and_is_reproducible(dvfs):
+    cfg = dataclasses.replace(HADAS_IOE, dvfs=dvfs, enumerate_max=0)
+    space = _space(dvfs_genes=dvfs == "evolve")
+    scorer = _Scorer()
+    result = run_ioe(space, scorer, cfg, np.random.default_rng(7))
+    assert len(scorer.calls) == len(set(scorer.calls)) == result.plans  # nothing scored twice
+    assert result.plans <= cfg.population + (cfg.generations - 1) * 10
+    assert result.generations == cfg.generations
     F = np.array([r.objectives for r in result.evaluated])
     front = np.array([r.objectives for r in result.front])
     for f in front:
@@ -117,5 +135,5 @@ def test_ioe_returns_the_non_dominated_set_of_what_it_evaluated_and_is_reproduci
     for i, f in enumerate(F):
         if not any(_dominates(g, f) for g in F):
             assert any(np.array_equal(f, g) for g in front)
-    again = run_ioe(_space(), _synthetic, cfg, np.random.default_rng(7))
+    again = run_ioe(space, _Scorer(), cfg, np.random.default_rng(7))
     assert [r.to_dict() for r in again.front] == [r.to_dict() for r in result.front]

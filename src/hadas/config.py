@@ -123,6 +123,24 @@ class EngineConfig:
     crossover_prob: float = _f(0.8, min=0.0, max=1.0)
 
 
+IOE_DVFS = ("exact", "evolve")
+
+
+@dataclass(frozen=True)
+class IoeConfig(EngineConfig):
+    """The inner engine: an evolutionary budget over exit plans, and how clocks are chosen.
+
+    `exact` (default): every exit plan the engine scores is costed over the whole DVFS grid and
+    keeps its non-dominated (latency, energy) clock points, at most `max_clock_points` of them
+    (crowding keeps the extremes); the genome holds exits and threshold only, and when a
+    backbone has at most `enumerate_max` exit plans they are all scored, no evolution.
+    `evolve`: HADAS's clock genes, one DVFS point per individual (the paper's method)."""
+
+    dvfs: str = _f("exact", choices=IOE_DVFS)
+    max_clock_points: int = _f(8, min=1)
+    enumerate_max: int = _f(256, min=0)
+
+
 @dataclass(frozen=True)
 class ConstraintsConfig:
     """Optional limits a deployable DyNN must meet (null: no limit)."""
@@ -137,8 +155,8 @@ class SearchConfig:
     """The bi-level search: the two engines, the platform, and the inner space."""
 
     ooe: EngineConfig = EngineConfig()
-    ioe: EngineConfig = EngineConfig(population=10, generations=5, survival_ratio=0.25,
-                                     n_crossover=5, n_mutation=5)
+    ioe: IoeConfig = IoeConfig(population=10, generations=5, survival_ratio=0.25,
+                               n_crossover=5, n_mutation=5)
     platform: str = "agx-xavier-calibrated"  # a `hadas platforms list` name or a platform YAML
     # (HADAS: AGX Xavier; the calibrated file by default, README "Hardware models")
     thresholds: tuple[float, ...] = _f((0.5, 0.6, 0.7, 0.8, 0.9), min=0.0)  # exit threshold grid

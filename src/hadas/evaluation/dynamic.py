@@ -7,7 +7,7 @@ simulator: no network inference. Costs come from a hardware model and carry its 
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,11 +47,42 @@ class DynnResult:
                    tuple(d["exit_accuracy"]), dict(d["provenance"]))
 
 
+@dataclass(frozen=True)
+class DvfsGrid:
+    """One exit plan at many DVFS points: one accuracy and one set of exit rates (clocks change
+    neither), an expected latency and energy per point."""
+
+    plan: ExitPlan
+    top1: float
+    exit_rates: tuple[float, ...]
+    exit_accuracy: tuple[float | None, ...]
+    clocks: Mapping[str, np.ndarray]    # domain -> [n_points] Hz
+    latency_ms: np.ndarray              # [n_points]
+    energy_mj: np.ndarray               # [n_points]
+    provenance: Mapping[str, str]
+
+    def result(self, i: int) -> DynnResult:
+        return DynnResult(self.plan, {d: int(v[i]) for d, v in self.clocks.items()}, self.top1,
+                          float(self.latency_ms[i]), float(self.energy_mj[i]), self.exit_rates,
+                          self.exit_accuracy, dict(self.provenance))
+
+
 class DynnEvaluator:
     """Scores (exit plan, DVFS setting) pairs of one backbone."""
 
     def __init__(self, skeleton: Skeleton, simulator: ExitSimulator, hardware: HardwareModel):
         self.skeleton, self.simulator, self.hardware = skeleton, simulator, hardware
+
+    def evaluate_grid(self, plan: ExitPlan, tables: Mapping[str, Sequence[int]]) -> DvfsGrid:
+        """The plan at every combination of the clocks in `tables` (one vectorised costing)."""
+        sim = self.simulator.simulate(plan)
+        costs = self.hardware.costs_grid(self.skeleton, plan,
+                                         **{f"{d}_hz": list(v) for d, v in tables.items()})
+        latency, energy = expected_costs(costs, sim.exit_rates)
+        return DvfsGrid(plan, float(sim.top1), tuple(float(r) for r in sim.exit_rates),
+                        tuple(None if a != a else float(a) for a in sim.exit_accuracy),
+                        {d: np.asarray(v) for d, v in costs.freq_hz.items()}, latency, energy,
+                        dict(costs.provenance))
 
     def evaluate(self, plan: ExitPlan, dvfs_hz: Mapping[str, int]) -> DynnResult:
         sim = self.simulator.simulate(plan)

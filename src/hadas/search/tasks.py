@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from hadas.config import ConstraintsConfig, EngineConfig
+from hadas.config import ConstraintsConfig, IoeConfig
 from hadas.search.ioe import run_ioe
 from hadas.space import Backbone, ExitDvfsSpace
 
@@ -19,7 +19,7 @@ class Task:
     kind: str                 # "backbone" | "ioe" (the evaluator fingerprint it is stored under)
     part: dict[str, Any]      # what is evaluated: {"backbone"} (+ "inner" or "random")
     seed: int
-    ioe: EngineConfig
+    ioe: IoeConfig
     limits: ConstraintsConfig = ConstraintsConfig()
 
 
@@ -28,10 +28,8 @@ def restrict(space: ExitDvfsSpace, inner: str, reference_dvfs: dict[str, int]) -
     if inner == "exits+dvfs":
         return space
     if inner == "exits":
-        return ExitDvfsSpace(space.positions, space.thresholds,
-                             {d: (reference_dvfs[d],) for d in space.domains}, space.policy,
-                             space.min_exits, space.max_exits)
-    return ExitDvfsSpace((), space.thresholds[:1], space.tables, space.policy, 0, 0)
+        return space.replace(dvfs={d: (reference_dvfs[d],) for d in space.domains})
+    return space.replace(positions=(), thresholds=space.thresholds[:1], min_exits=0, max_exits=0)
 
 
 def run_task(evaluators: Any, task: Task) -> tuple[dict[str, Any], dict[str, float]]:
@@ -51,7 +49,11 @@ def run_task(evaluators: Any, task: Task) -> tuple[dict[str, Any], dict[str, flo
         value = {"dynns": [r.to_dict() for r in found]}
     else:
         space = restrict(space, task.part["inner"], evaluators.reference_dvfs)
-        result = run_ioe(space, evaluator.evaluate, task.ioe,
-                         np.random.default_rng([task.seed, tag]), task.limits)
-        value = {"front": [r.to_dict() for r in result.front], "n_evaluated": len(result.evaluated)}
-    return value, {"exit_training": t1 - t0, "inner_search": time.perf_counter() - t1}
+        space = space.replace(dvfs_genes=task.ioe.dvfs == "evolve")
+        result = run_ioe(space, evaluator, task.ioe, np.random.default_rng([task.seed, tag]),
+                         task.limits)
+        value = {"front": [r.to_dict() for r in result.front], "n_evaluated": len(result.evaluated),
+                 "n_plans": result.plans, "generations": result.generations}
+    t2 = time.perf_counter()
+    value["inner_search_s"] = t2 - t1
+    return value, {"exit_training": t1 - t0, "inner_search": t2 - t1}

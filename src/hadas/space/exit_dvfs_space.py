@@ -1,13 +1,16 @@
 """`ExitDvfsSpace`: the inner (IOE) genome of one backbone: exit positions, threshold, DVFS.
 
 Genome layout (integers): `[one bit per candidate exit position | threshold index |
-one index per DVFS domain]`. Unlike the original code, every DVFS domain mutates on its own,
+one index per DVFS domain]`; without clock genes (`dvfs_genes=False`, the IOE's exact DVFS,
+which costs a plan over all of `tables` at once) the DVFS part is absent. Unlike the original code, every DVFS domain mutates on its own,
 mutation can add exits as well as remove them, and a repair keeps the exit count within
 [min_exits, max_exits] (HADAS: 1 .. N_b - 6, i.e. all candidates but one).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+import math
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -18,12 +21,13 @@ from hadas.space.exits import ExitPlan
 class ExitDvfsSpace:
     def __init__(self, positions: Sequence[int], thresholds: Sequence[float],
                  dvfs: Mapping[str, Sequence[int]], policy: str = "max_softmax",
-                 min_exits: int = 1, max_exits: int | None = None):
+                 min_exits: int = 1, max_exits: int | None = None, dvfs_genes: bool = True):
         self.positions = tuple(positions)
         self.thresholds = tuple(float(t) for t in thresholds)
         self.domains = tuple(dvfs)
         self.tables = {d: tuple(int(f) for f in dvfs[d]) for d in self.domains}
         self.policy = policy
+        self.dvfs_genes = dvfs_genes
         m = len(self.positions)
         self.max_exits = max(0, m - 1) if max_exits is None else min(max_exits, m)
         self.min_exits = min(min_exits, self.max_exits)
@@ -32,8 +36,15 @@ class ExitDvfsSpace:
         for d, table in self.tables.items():
             if not table:
                 raise ConfigError(f"dvfs.{d}", "empty frequency table")
-        self.n_choices = np.array([2] * m + [len(self.thresholds)]
-                                  + [len(self.tables[d]) for d in self.domains], dtype=np.int64)
+        clock_genes = [len(self.tables[d]) for d in self.domains] if dvfs_genes else []
+        self.n_choices = np.array([2] * m + [len(self.thresholds)] + clock_genes, dtype=np.int64)
+
+    def replace(self, **changes) -> "ExitDvfsSpace":
+        """The same space with some constructor arguments changed."""
+        args = dict(positions=self.positions, thresholds=self.thresholds, dvfs=self.tables,
+                    policy=self.policy, min_exits=self.min_exits, max_exits=self.max_exits,
+                    dvfs_genes=self.dvfs_genes)
+        return ExitDvfsSpace(**{**args, **changes})
 
     @property
     def n_genes(self) -> int:
@@ -44,20 +55,40 @@ class ExitDvfsSpace:
         """Number of distinct genomes (exit subsets x thresholds x DVFS points), no repair."""
         return int(np.prod(self.n_choices.astype(object)))
 
+    @property
+    def n_plans(self) -> int:
+        """Number of distinct (exit subset within the count bounds, threshold) pairs."""
+        m = len(self.positions)
+        subsets = sum(math.comb(m, k) for k in range(self.min_exits, self.max_exits + 1))
+        return subsets * len(self.thresholds)
+
+    def plans(self) -> Iterator[np.ndarray]:
+        """Every exit-plan genome (no clock genes), fewest exits first."""
+        m = len(self.positions)
+        for k in range(self.min_exits, self.max_exits + 1):
+            for chosen in itertools.combinations(range(m), k):
+                for t in range(len(self.thresholds)):
+                    g = np.zeros(self.n_genes, dtype=np.int64)
+                    g[list(chosen)] = 1
+                    g[m] = t
+                    yield g
+
     def decode(self, genome: Sequence[int]) -> tuple[ExitPlan, dict[str, int]]:
+        """(plan, clocks); the clocks are empty without clock genes."""
         g = np.asarray(genome, dtype=np.int64)
         m = len(self.positions)
         chosen = tuple(p for p, bit in zip(self.positions, g[:m]) if bit)
         plan = ExitPlan(chosen, self.policy, self.thresholds[g[m]])
-        dvfs = {d: self.tables[d][g[m + 1 + i]] for i, d in enumerate(self.domains)}
+        dvfs = ({d: self.tables[d][g[m + 1 + i]] for i, d in enumerate(self.domains)}
+                if self.dvfs_genes else {})
         return plan, dvfs
 
     def encode(self, plan: ExitPlan, dvfs: Mapping[str, int]) -> np.ndarray:
         bits = [int(p in plan.positions) for p in self.positions]
         t = plan.threshold if isinstance(plan.threshold, float) else plan.threshold[0]
-        return np.array([*bits, self.thresholds.index(t),
-                         *(self.tables[d].index(int(dvfs[d])) for d in self.domains)],
-                        dtype=np.int64)
+        clocks = ([self.tables[d].index(int(dvfs[d])) for d in self.domains]
+                  if self.dvfs_genes else [])
+        return np.array([*bits, self.thresholds.index(t), *clocks], dtype=np.int64)
 
     # -- operators (explicit seeded generator everywhere) ---------------------------------------
     def repair(self, genome: np.ndarray, rng: np.random.Generator) -> np.ndarray:
