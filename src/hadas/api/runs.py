@@ -1,11 +1,13 @@
-"""Reading finished runs: list them, show one, compare one against a baseline run."""
+"""Reading finished runs: list them, show one, compare runs against baseline runs."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from hadas.report import EnergyGain, energy_gain, read_result
+from hadas.report.compare import GroupComparison, compare_groups
 
 
 def load_result(run_dir: str | Path) -> dict[str, Any]:
@@ -20,3 +22,10 @@ def list_runs(root: str | Path = "runs") -> list[tuple[Path, dict[str, Any]]]:
 def compare_runs(run_dir: str | Path, baseline_dir: str | Path) -> tuple[dict, dict, EnergyGain]:
     ours, base = load_result(run_dir), load_result(baseline_dir)
     return ours, base, energy_gain(ours["archive"], base["archive"])
+
+
+def compare_run_groups(run_dirs: Sequence[str | Path], baseline_dirs: Sequence[str | Path]
+                       ) -> GroupComparison:
+    """Several runs (one per seed) against as many baseline runs of the same seeds."""
+    return compare_groups([load_result(d) for d in run_dirs],
+                          [load_result(d) for d in baseline_dirs])

@@ -149,7 +149,7 @@ def write_result(run_dir: Path, cfg: HadasConfig, mode: str, result: SearchResul
                "hypervolume": result.hypervolume, "reference_point": result.reference_point,
                "evaluations": {"computed": result.stats.computed, "cached": result.stats.cached,
                                "seconds": result.stats.seconds},
-               "archive": result.archive, "breakdown": breakdown,
+               "progress": result.progress, "archive": result.archive, "breakdown": breakdown,
                "evaluated": result.evaluated, "scored": result.scored}
     write_atomic(run_dir / "result.json", lambda f: json.dump(payload, f, indent=1), binary=False)
     write_atomic(run_dir / "result.csv", lambda f: write_csv(f, result.archive), binary=False)

@@ -4,9 +4,12 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hadas import api
+
+if TYPE_CHECKING:
+    from hadas.report.compare import GroupComparison
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,9 +43,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("run_dir")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=_show)
-    q = runs.add_parser("compare", help="hypervolume and energy gain at equal accuracy")
-    q.add_argument("run_dir")
-    q.add_argument("--baseline", required=True, help="run directory of the baseline")
+    q = runs.add_parser("compare", help="hypervolume and energy gain at equal accuracy; "
+                        "several runs per side are paired by seed")
+    q.add_argument("run_dir", nargs="+")
+    q.add_argument("--baseline", required=True, nargs="+",
+                   help="run directories of the baseline (the same seeds)")
     q.set_defaults(func=_compare)
 
 
@@ -97,14 +102,36 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    ours, base, gain = api.compare_runs(args.run_dir, args.baseline)
-    print(f"hypervolume: {ours['mode']} {ours['hypervolume'][-1]:.4f} vs "
-          f"{base['mode']} {base['hypervolume'][-1]:.4f} (same reference point: "
-          f"{ours['reference_point'] == base['reference_point']})")
-    if gain.max_pct is None:
-        print("energy gain at equal accuracy: no baseline DyNN is matched in accuracy")
-    else:
-        print(f"energy gain at equal accuracy: up to {gain.max_pct:.1f} %, mean "
-              f"{gain.mean_pct:.1f} % over {gain.matched} baseline DyNNs "
-              f"({gain.unmatched} not matched in accuracy)")
+    if len(args.run_dir) == len(args.baseline) == 1:
+        ours, base, gain = api.compare_runs(args.run_dir[0], args.baseline[0])
+        print(f"hypervolume: {ours['mode']} {ours['hypervolume'][-1]:.4f} vs "
+              f"{base['mode']} {base['hypervolume'][-1]:.4f} (same reference point: "
+              f"{ours['reference_point'] == base['reference_point']})")
+        if gain.max_pct is None:
+            print("energy gain at equal accuracy: no baseline DyNN is matched in accuracy")
+        else:
+            print(f"energy gain at equal accuracy: up to {gain.max_pct:.1f} %, mean "
+                  f"{gain.mean_pct:.1f} % over {gain.matched} baseline DyNNs "
+                  f"({gain.unmatched} not matched in accuracy)")
+        return 0
+    for line in comparison_lines(api.compare_run_groups(args.run_dir, args.baseline)):
+        print(line)
     return 0
+
+
+def comparison_lines(c: GroupComparison) -> list[str]:
+    """A paired comparison of two groups of runs, in words and numbers."""
+    p = c.paired
+    lines = [f"seeds {c.seeds} (same reference point: {c.same_reference})",
+             f"final hypervolume, mean [95 % bootstrap interval]: {c.mode} {c.hypervolume}, "
+             f"{c.baseline} {c.baseline_hypervolume}",
+             f"paired per seed: {c.mode} wins {p.wins}, loses {p.losses}, ties {p.ties}; "
+             f"mean difference {p.mean_difference:+.4f}; Wilcoxon signed-rank p = "
+             f"{p.p_value:.3g} (two-sided)"]
+    if c.gain_mean_pct is None:
+        lines.append("energy gain at equal accuracy: no baseline DyNN is matched in accuracy")
+    else:
+        lines.append(f"energy gain at equal accuracy (%, per-seed mean, then over "
+                     f"{c.gain_seeds} seeds): {c.gain_mean_pct.format(1)}; best per seed "
+                     f"{c.gain_max_pct.format(1)}")
+    return lines

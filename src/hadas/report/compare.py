@@ -1,4 +1,5 @@
-"""Comparing finished runs: the paper's energy gain at equal accuracy.
+"""Comparing finished runs: the paper's energy gain at equal accuracy, and groups of runs
+(one per seed) against each other with intervals and a paired test.
 
 Energy gain of run A against a baseline run B (HADAS's "up to 57 % higher energy efficiency
 at the same accuracy"): for each DyNN of B's archive, take the least-energy DyNN of A whose
@@ -7,9 +8,13 @@ match in accuracy are counted as unmatched, never as gains.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from hadas.errors import ConfigError
+from hadas.report.statistics import Interval, Paired, bootstrap_mean, paired
 
 
 @dataclass(frozen=True)
@@ -37,3 +42,68 @@ def energy_gain(ours: Sequence[dict[str, Any]], baseline: Sequence[dict[str, Any
     gains = [p["reduction_pct"] for p in pairs]
     return EnergyGain(max(gains) if gains else None, sum(gains) / len(gains) if gains else None,
                       len(pairs), unmatched, pairs)
+
+
+@dataclass(frozen=True)
+class GroupComparison:
+    """Runs of one mode against runs of a baseline, paired by seed."""
+
+    mode: str
+    baseline: str
+    seeds: list[int]
+    hypervolume: Interval             # final hypervolume of ours, mean over seeds
+    baseline_hypervolume: Interval
+    paired: Paired                    # final hypervolume, seed by seed
+    gain_mean_pct: Interval | None    # per seed: mean energy gain at equal accuracy
+    gain_max_pct: Interval | None     # per seed: best energy gain at equal accuracy
+    gain_seeds: int                   # seeds where some baseline DyNN was matched
+    same_reference: bool              # every run has the same hypervolume reference point
+
+
+def pair_by_seed(ours: Sequence[dict[str, Any]], baseline: Sequence[dict[str, Any]]
+                 ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(ours, baseline) result.json pairs of the same seed; one run per side pairs as it is."""
+    if len(ours) == len(baseline) == 1:
+        return [(ours[0], baseline[0])]
+    by_seed = [{r["seed"]: r for r in side} for side in (ours, baseline)]
+    for side, runs in zip(by_seed, (ours, baseline)):
+        if len(side) != len(runs):
+            raise ConfigError("runs", "two runs of one side have the same seed "
+                              f"({sorted(r['seed'] for r in runs)})")
+    if set(by_seed[0]) != set(by_seed[1]):
+        raise ConfigError("runs", f"a paired comparison needs the same seeds on both sides, got "
+                          f"{sorted(by_seed[0])} and {sorted(by_seed[1])}")
+    return [(by_seed[0][s], by_seed[1][s]) for s in sorted(by_seed[0])]
+
+
+def compare_groups(ours: Sequence[dict[str, Any]], baseline: Sequence[dict[str, Any]]
+                   ) -> GroupComparison:
+    """Final hypervolume with bootstrap intervals, the paired per-seed test, and the energy
+    gain at equal accuracy (per seed, then its interval over seeds)."""
+    pairs = pair_by_seed(ours, baseline)
+    hv = [[r["hypervolume"][-1] for r in side] for side in zip(*pairs)]
+    gains = [energy_gain(a["archive"], b["archive"]) for a, b in pairs]
+    means = [g.mean_pct for g in gains if g.mean_pct is not None]
+    best = [g.max_pct for g in gains if g.max_pct is not None]
+    references = {json.dumps(r["reference_point"]) for pair in pairs for r in pair}
+    return GroupComparison(pairs[0][0]["mode"], pairs[0][1]["mode"],
+                           [a["seed"] for a, _ in pairs], bootstrap_mean(hv[0]),
+                           bootstrap_mean(hv[1]), paired(hv[0], hv[1]),
+                           bootstrap_mean(means) if means else None,
+                           bootstrap_mean(best) if best else None, len(means),
+                           len(references) == 1)
+
+
+def dvfs_verdict_lines(breakdown: Sequence[dict[str, Any]]) -> list[str]:
+    """Per breakdown backbone, one line: does exits + DVFS beat exits alone, else why."""
+    lines = []
+    for row in breakdown:
+        v = row.get("dvfs_verdict")
+        if v is None:
+            continue
+        if v["beats_exits"]:
+            lines.append(f"{row['label']}: exits + DVFS spends {v['saving_pct']:.1f} % less "
+                         "energy than exits alone at equal accuracy")
+        else:
+            lines.append(f"{row['label']}: exits + DVFS does not beat exits alone; {v['reason']}")
+    return lines

@@ -7,7 +7,7 @@ from typing import Any
 
 from hadas.atomic import write_atomic
 from hadas.report import html
-from hadas.report.compare import energy_gain
+from hadas.report.compare import dvfs_verdict_lines, energy_gain
 from hadas.report.plots import breakdown_plot, front_plot, hypervolume_plot
 from hadas.report.run import RunData, load_run
 from hadas.versions import package_versions
@@ -85,6 +85,10 @@ def energy_section(run: RunData, has_breakdown: bool) -> list[str]:
                   "exits + DVFS inner front. 'no' in the last column: no DyNN matched the "
                   "backbone's accuracy, the most accurate one is shown.</p>",
                   html.breakdown_table(run.result["breakdown"])]
+        verdicts = dvfs_verdict_lines(run.result["breakdown"])
+        if verdicts:
+            parts.append("<ul id=dvfs-verdicts>" + "".join(f"<li>{escape(v)}</li>"
+                                                          for v in verdicts) + "</ul>")
     else:
         parts.append("<p>No breakdown in this run (written by `hadas search --mode hadas`).</p>")
     gains = {mode: (run.baselines[mode]["hypervolume"][-1],

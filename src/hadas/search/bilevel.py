@@ -72,6 +72,12 @@ class SearchResult:
     # every backbone scored alone ({"backbone", "top1", "latency_ms", "energy_mj"})
     evaluated: list[dict[str, Any]] = field(default_factory=list)
     scored: list[dict[str, Any]] = field(default_factory=list)
+    # after each generation: the hypervolume and what this search had spent so far (distinct
+    # evaluations, DyNNs scored, compute seconds per phase as first measured), for cost curves
+    progress: list[dict[str, Any]] = field(default_factory=list)
+
+
+SPENT = ("backbones", "ioes", "dynns", "backbone_s", "exit_training_s", "inner_search_s")
 
 
 def archive_objectives(archive: Sequence[dict[str, Any]]) -> np.ndarray:
@@ -87,6 +93,9 @@ class BilevelSearch:
         self.stats = SearchStats()
         self.reference = evaluators.reference_point()
         self.seen: dict[str, dict[str, dict[str, Any]]] = {"evaluated": {}, "scored": {}}
+        self.spent = dict.fromkeys(SPENT, 0.0)
+        self.progress: list[dict[str, Any]] = []
+        self._counted: set[str] = set()
 
     # -- evaluations, through the run database and the executor --------------------------------
     def evaluate(self, kind: str, parts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -115,7 +124,24 @@ class BilevelSearch:
                 self.stats.seconds[phase] = self.stats.seconds.get(phase, 0.0) + seconds
             for i in missing[json.dumps(todo[j], sort_keys=True)]:
                 values[i] = value
+        for part, value in zip(parts, values):
+            self._count(kind, part, value)
         return values
+
+    def _count(self, kind: str, part: dict[str, Any], value: dict[str, Any]) -> None:
+        """Add a distinct evaluation of this search to what it has spent (stored or not)."""
+        key = json.dumps([kind, part], sort_keys=True)
+        if key in self._counted:
+            return
+        self._counted.add(key)
+        self.spent["backbones" if kind == "backbone" else "ioes"] += 1
+        self.spent["dynns"] += value.get("n_evaluated", len(value.get("dynns", ())))
+        for phase, seconds in value.get("compute_s", {}).items():
+            self.spent[f"{phase}_s"] += seconds
+
+    def record(self, generation: int, hypervolume: float) -> None:
+        self.progress.append({"generation": generation, "hypervolume": hypervolume,
+                              **self.spent})
 
     def backbones(self, backbones: Sequence[Backbone]) -> list[dict[str, Any]]:
         values = self.evaluate("backbone", [{"backbone": b.to_dict()} for b in backbones])
@@ -147,7 +173,7 @@ class BilevelSearch:
         """The result so far (what the engines saw up to now, not what is evaluated later)."""
         return SearchResult(archive, history, self.reference.tolist(), self.stats,
                             list(self.seen["evaluated"].values()),
-                            list(self.seen["scored"].values()))
+                            list(self.seen["scored"].values()), list(self.progress))
 
     def static_dynn(self, s: dict[str, Any]) -> DynnResult:
         """A backbone alone (its `backbones` value): no exits, reference clocks."""
@@ -204,6 +230,7 @@ class BilevelSearch:
                      for i, front in zip(selected, fronts) for d in front]
             archive = self.merge(archive, found)
             history.append(self.archive_hypervolume(archive))
+            self.record(gen, history[-1])
             self.db.put_generation(self.run, "ooe", gen, [g.tolist() for g in pool], archive)
             spent.append(time.perf_counter() - t0)
             eta = (ooe.generations - gen - 1) * sum(spent) / len(spent)
@@ -224,6 +251,7 @@ class BilevelSearch:
                  for b, front in zip(backbones, self.ioes(backbones)) for d in front]
         archive = self.merge([], found)
         history = [self.archive_hypervolume(archive)]
+        self.record(len(self.progress), history[0])
         self.db.put_generation(self.run, "ioe", 0, [b.to_dict() for b in backbones], archive)
         return self.result(archive, history)
 
@@ -252,6 +280,7 @@ class BilevelSearch:
                  for d in dynns]
         archive = self.merge([], found)
         history = [self.archive_hypervolume(archive)]
+        self.record(len(self.progress), history[0])
         self.db.put_generation(self.run, "random", 0, [], archive)
         return self.result(archive, history)
 

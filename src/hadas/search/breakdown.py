@@ -6,11 +6,18 @@ For each backbone the two inner fronts come from the IOE (inner modes `exits` an
 the least-energy DyNN at least as accurate as the backbone alone; when none is, the most
 accurate one, marked `matched: false` (never reported as a gain at equal accuracy). The
 exits + DVFS stage picks from both fronts: exits at reference clocks are one of its points.
+
+`dvfs_verdict` then says whether exits + DVFS beats exits alone and, when it does not, why,
+from the exits pick's own exit plan costed over the whole DVFS grid: either no clock point
+spends less energy than the reference clocks (race to idle: the power that scales with time
+outweighs what lower clocks and voltages save), or one does and the inner engine missed it.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from hadas.evaluation.dynamic import DynnResult
 from hadas.search.bilevel import BilevelSearch
@@ -61,9 +68,51 @@ def energy_breakdown(engine: BilevelSearch, backbones: Mapping[str, Backbone]
         row = {"label": label, "backbone": b.to_dict(),
                "stages": {"backbone": {**alone.to_dict(), "matched": True}}}
         # exits at reference clocks are points of the exits + DVFS space too
+        picks = {}
         for stage, front in (("exits", f_exits), ("exits+dvfs", [*f_exits, *f_dvfs])):
             if front:
-                d, matched = pick_at_accuracy(front, alone.top1)
-                row["stages"][stage] = {**d.to_dict(), "matched": matched}
+                picks[stage], matched = pick_at_accuracy(front, alone.top1)
+                row["stages"][stage] = {**picks[stage].to_dict(), "matched": matched}
+        if len(picks) == 2:
+            row["dvfs_verdict"] = dvfs_verdict(engine, b, picks["exits"], picks["exits+dvfs"])
         rows.append(row)
     return rows
+
+
+def dvfs_verdict(engine: BilevelSearch, b: Backbone, exits: DynnResult, with_dvfs: DynnResult
+                 ) -> dict[str, Any]:
+    """Does exits + DVFS spend less energy than exits alone at equal accuracy, and if not,
+    why (with the numbers of the exits pick's plan over the platform's whole DVFS grid)."""
+    saving = 100.0 * (1.0 - with_dvfs.energy_mj / exits.energy_mj)
+    verdict: dict[str, Any] = {"beats_exits": bool(saving > 1e-6), "saving_pct": saving}
+    if verdict["beats_exits"]:
+        return verdict
+    space, evaluator = engine.ev.ioe_problem(b)
+    grid = evaluator.evaluate_grid(exits.plan, space.tables)
+    best = int(np.argmin(grid.energy_mj))
+    slowest = int(np.argmax(grid.latency_ms))
+    verdict.update({
+        "reference_mj": exits.energy_mj, "reference_ms": exits.latency_ms,
+        "grid_points": int(grid.energy_mj.size),
+        "least_energy": grid.result(best).to_dict(), "slowest": grid.result(slowest).to_dict()})
+    hardware = getattr(evaluator, "hardware", None)
+    if hardware is not None:  # the share of the reference energy that grows with time
+        c = hardware.coefficients
+        verdict["time_power_w"] = c.static_w + c.host_w
+        verdict["time_share_pct"] = (100.0 * (c.static_w + c.host_w) * exits.latency_ms
+                                     / exits.energy_mj)
+    if grid.energy_mj[best] < exits.energy_mj * (1 - 1e-9):
+        verdict["reason"] = (
+            f"missed: the plan's least-energy clock point ({grid.energy_mj[best]:.3f} mJ, "
+            f"{100 * (1 - grid.energy_mj[best] / exits.energy_mj):.1f} % below the reference "
+            f"clocks) is not on the exits + DVFS front")
+    else:
+        share = (f"; {verdict['time_share_pct']:.0f} % of its {exits.energy_mj:.3f} mJ is "
+                 f"power that scales with time ({verdict['time_power_w']:.1f} W static + host)"
+                 if "time_share_pct" in verdict else "")
+        verdict["reason"] = (
+            f"race to idle: none of the {grid.energy_mj.size} clock points spends less energy "
+            f"than the reference clocks ({exits.energy_mj:.3f} mJ in {exits.latency_ms:.3f} "
+            f"ms); the slowest point takes {grid.latency_ms[slowest]:.3f} ms for "
+            f"{grid.energy_mj[slowest]:.3f} mJ{share}")
+    return verdict
