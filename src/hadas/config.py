@@ -136,6 +136,13 @@ class IoeConfig(EngineConfig):
     backbone has at most `enumerate_max` exit plans they are all scored, no evolution.
     `evolve`: HADAS's clock genes, one DVFS point per individual (the paper's method)."""
 
+    # ours (bench/ioe_budget.py): 20 x 10 at exact DVFS; HADAS's configs keep the paper's
+    # 10 x 5 with `evolve`
+    population: int = _f(20, min=2)
+    generations: int = _f(10, min=1)
+    survival_ratio: float = _f(0.25, min=0.0, max=1.0)
+    n_crossover: int = _f(10, min=0)
+    n_mutation: int = _f(10, min=0)
     dvfs: str = _f("exact", choices=IOE_DVFS)
     max_clock_points: int = _f(8, min=1)
     enumerate_max: int = _f(256, min=0)
@@ -155,8 +162,7 @@ class SearchConfig:
     """The bi-level search: the two engines, the platform, and the inner space."""
 
     ooe: EngineConfig = EngineConfig()
-    ioe: IoeConfig = IoeConfig(population=10, generations=5, survival_ratio=0.25,
-                               n_crossover=5, n_mutation=5)
+    ioe: IoeConfig = IoeConfig()
     platform: str = "agx-xavier-calibrated"  # a `hadas platforms list` name or a platform YAML
     # (HADAS: AGX Xavier; the calibrated file by default, README "Hardware models")
     thresholds: tuple[float, ...] = _f((0.5, 0.6, 0.7, 0.8, 0.9), min=0.0)  # exit threshold grid

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hadas.exits import ExitSimulator
-from hadas.hardware import DvfsSetting, HardwareModel, expected_costs
+from hadas.hardware import DvfsSetting, HardwareModel, SegmentCosts, expected_costs
 from hadas.space import ExitPlan, Skeleton
 
 OBJECTIVES = ("error_pct", "latency_ms", "energy_mj")
+GRID_MEMO = 16  # exit placements whose grid costs are kept (16 x ~0.6 MB on AGX Xavier)
 
 
 @dataclass(frozen=True)
@@ -72,12 +73,19 @@ class DynnEvaluator:
 
     def __init__(self, skeleton: Skeleton, simulator: ExitSimulator, hardware: HardwareModel):
         self.skeleton, self.simulator, self.hardware = skeleton, simulator, hardware
+        self._grids: dict[tuple, SegmentCosts] = {}  # least recently used first
 
     def evaluate_grid(self, plan: ExitPlan, tables: Mapping[str, Sequence[int]]) -> DvfsGrid:
-        """The plan at every combination of the clocks in `tables` (one vectorised costing)."""
+        """The plan at every combination of the clocks in `tables` (one vectorised costing;
+        the segment costs of the last few exit placements are kept, as plans that differ
+        only in their threshold share them)."""
         sim = self.simulator.simulate(plan)
-        costs = self.hardware.costs_grid(self.skeleton, plan,
-                                         **{f"{d}_hz": list(v) for d, v in tables.items()})
+        key = (plan.positions, tuple((d, tuple(v)) for d, v in tables.items()))
+        costs = self._grids.pop(key, None) or self.hardware.costs_grid(
+            self.skeleton, plan, **{f"{d}_hz": list(v) for d, v in tables.items()})
+        self._grids[key] = costs
+        while len(self._grids) > GRID_MEMO:
+            del self._grids[next(iter(self._grids))]
         latency, energy = expected_costs(costs, sim.exit_rates)
         return DvfsGrid(plan, float(sim.top1), tuple(float(r) for r in sim.exit_rates),
                         tuple(None if a != a else float(a) for a in sim.exit_accuracy),

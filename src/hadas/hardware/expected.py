@@ -34,7 +34,13 @@ def expected_costs(costs: SegmentCosts, exit_rates) -> tuple[np.ndarray, np.ndar
                           f"got shape {rates.shape}")
     if np.any(rates < 0) or not np.allclose(rates.sum(axis=0), 1.0, atol=1e-6):
         raise ConfigError("exit_rates", "must be >= 0 and sum to 1 over the exits")
-    latency, energy = exit_prefix_costs(costs)
-    if rates.ndim == 1 and latency.ndim == 2:
-        rates = rates[:, None]
-    return (rates * latency).sum(axis=0), (rates * energy).sum(axis=0)
+    # segment j is paid by every sample that leaves at exit j or later: weight the segments by
+    # the survival sum_{i >= j} rate_i (backbone segment j and exit head j alike)
+    survival = np.cumsum(rates[::-1], axis=0)[::-1]
+    kinds = np.array(costs.kinds)
+    weights = np.empty((len(kinds), *survival.shape[1:]))
+    weights[kinds == "backbone"] = survival
+    weights[kinds == "exit"] = survival[: int((kinds == "exit").sum())]
+    if weights.ndim == 1:
+        return weights @ costs.latency_ms, weights @ costs.energy_mj
+    return (weights * costs.latency_ms).sum(axis=0), (weights * costs.energy_mj).sum(axis=0)
