@@ -187,3 +187,16 @@ def test_process_workers_get_one_device_each():
     assert seen <= {"dev:0", "dev:1"} and seen
     with pytest.raises(Exception, match="one worker per device"):
         ProcessExecutor(device_of_worker, workers=3, devices=["dev:0"])
+
+
+def test_progress_counts_what_the_search_spent_and_replays_the_same(tiny_cfg, tmp_path):
+    result = _run(tiny_cfg, tmp_path, Synthetic())
+    p = result.progress
+    assert [g["generation"] for g in p] == list(range(tiny_cfg.search.ooe.generations))
+    assert [g["hypervolume"] for g in p] == result.hypervolume
+    for key in ("backbones", "ioes", "dynns", "backbone_s", "inner_search_s"):
+        assert all(a[key] <= b[key] for a, b in zip(p, p[1:])), key
+    assert p[-1]["backbones"] == len(result.scored)   # distinct backbones, counted once
+    assert p[-1]["dynns"] >= len(result.evaluated) > 0
+    again = _run(tiny_cfg, tmp_path, Synthetic())     # replayed from the database
+    assert again.progress == p

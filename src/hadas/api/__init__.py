@@ -15,7 +15,7 @@ _WHERE = {
     "calibrate_platform": "hardware_models", "estimate_costs": "hardware_models",
     "check_platform": "hardware_models", "import_lut": "hardware_models",
     "platform_info": "hardware_models", "platform_summaries": "hardware_models",
-    "compare_runs": "runs", "compare_run_groups": "runs", "list_runs": "runs", "load_result": "runs",
+    "compare_runs": "runs", "compare_run_groups": "runs", "dvfs_verdict_lines": "runs", "list_runs": "runs", "load_result": "runs",
     "SEARCH_MODES": "modes", "search": "searching",
     "configure": "supernet", "default_supernet_dir": "supernet", "describe": "supernet",
     "evaluate": "supernet", "train_supernet": "supernet",

@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from hadas.report import EnergyGain, energy_gain, read_result
-from hadas.report.compare import GroupComparison, compare_groups
+from hadas.report.compare import GroupComparison, compare_groups, dvfs_verdict_lines
+
+__all__ = ["compare_run_groups", "compare_runs", "dvfs_verdict_lines", "list_runs",
+           "load_result"]
 
 
 def load_result(run_dir: str | Path) -> dict[str, Any]:

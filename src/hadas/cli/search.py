@@ -4,12 +4,9 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hadas import api
-
-if TYPE_CHECKING:
-    from hadas.report.compare import GroupComparison
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -119,8 +116,8 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def comparison_lines(c: GroupComparison) -> list[str]:
-    """A paired comparison of two groups of runs, in words and numbers."""
+def comparison_lines(c: Any) -> list[str]:
+    """`c`: an `api.compare_run_groups` result."""
     p = c.paired
     lines = [f"seeds {c.seeds} (same reference point: {c.same_reference})",
              f"final hypervolume, mean [95 % bootstrap interval]: {c.mode} {c.hypervolume}, "

@@ -9,7 +9,6 @@ from pathlib import Path
 from hadas import api
 from hadas.cli.common import ARCH_HELP, add_config
 from hadas.cli.search import print_front
-from hadas.report.compare import dvfs_verdict_lines
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -100,7 +99,7 @@ def _demo(args: argparse.Namespace) -> int:
     print_front(found.archive)
     ours, base, gain = api.compare_runs(runs["hadas"], runs["conventional"])
     print("\nenergy breakdown (does DVFS add to the exits, at equal accuracy?):")
-    for line in dvfs_verdict_lines(ours.get("breakdown") or []):
+    for line in api.dvfs_verdict_lines(ours.get("breakdown") or []):
         print(f"  {line}")
     print(f"\nhypervolume: hadas {ours['hypervolume'][-1]:.4f}, conventional "
           f"{base['hypervolume'][-1]:.4f}")
