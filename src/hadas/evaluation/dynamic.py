@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hadas.exits import ExitSimulator
+from hadas.exits import ExitSimulator, Simulation
 from hadas.hardware import DvfsSetting, HardwareModel, SegmentCosts, expected_costs
 from hadas.space import ExitPlan, Skeleton
 
@@ -87,8 +87,7 @@ class DynnEvaluator:
         while len(self._grids) > GRID_MEMO:
             del self._grids[next(iter(self._grids))]
         latency, energy = expected_costs(costs, sim.exit_rates)
-        return DvfsGrid(plan, float(sim.top1), tuple(float(r) for r in sim.exit_rates),
-                        tuple(None if a != a else float(a) for a in sim.exit_accuracy),
+        return DvfsGrid(plan, *_exit_stats(sim),
                         {d: np.asarray(v) for d, v in costs.freq_hz.items()}, latency, energy,
                         dict(costs.provenance))
 
@@ -98,8 +97,12 @@ class DynnEvaluator:
         costs = self.hardware.segment_costs(self.skeleton, plan,
                                              DvfsSetting.create(platform, dvfs_hz))
         latency, energy = expected_costs(costs, sim.exit_rates)
-        return DynnResult(plan, {d: int(v) for d, v in dvfs_hz.items()}, float(sim.top1),
-                          float(latency), float(energy),
-                          tuple(float(r) for r in sim.exit_rates),
-                          tuple(None if a != a else float(a) for a in sim.exit_accuracy),
-                          dict(costs.provenance))
+        top1, rates, accuracy = _exit_stats(sim)
+        return DynnResult(plan, {d: int(v) for d, v in dvfs_hz.items()}, top1, float(latency),
+                          float(energy), rates, accuracy, dict(costs.provenance))
+
+
+def _exit_stats(sim: Simulation) -> tuple[float, tuple[float, ...], tuple[float | None, ...]]:
+    """Top-1, exit rates and per-exit accuracy (None where no sample leaves) as plain floats."""
+    return (float(sim.top1), tuple(float(r) for r in sim.exit_rates),
+            tuple(None if a != a else float(a) for a in sim.exit_accuracy))

@@ -71,12 +71,13 @@ def run_ioe(space: ExitDvfsSpace, evaluator: PlanScorer, cfg: IoeConfig,
     scored: dict[tuple[int, ...], list[DynnResult]] = {}
 
     def score(genomes: list[np.ndarray]) -> list[np.ndarray]:
+        points = []
         for g in genomes:
             key = tuple(int(x) for x in g)
             if key not in scored:
                 scored[key] = dynns_of(g)
-        return [penalised(np.array([d.objectives for d in scored[tuple(int(x) for x in g)]]),
-                          limits) for g in genomes]
+            points.append(penalised(np.array([d.objectives for d in scored[key]]), limits))
+        return points
 
     generations = 0
     if not space.dvfs_genes and space.n_plans <= cfg.enumerate_max:
