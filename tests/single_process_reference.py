@@ -1,0 +1,61 @@
+"""Train a small supernet and one exit bank on one process and print their weight checksums.
+
+`tests/test_distributed.py` runs this in a subprocess pinned to one thread and to AVX2 kernels
+(bit-reproducible across x86 machines) and compares it with `fixtures/single_process_weights.json`,
+written by the code before torch.distributed support. Rewrite the fixture (only when a change to
+the single-process result is intended) with:
+    python tests/single_process_reference.py OUT_DIR --write
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT / "tests" / "fixtures" / "single_process_weights.json"
+PINNED_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "ATEN_CPU_CAPABILITY": "avx2",
+              "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"}
+
+
+def small_config(epochs: int = 2, batch_size: int = 64, exit_epochs: int = 1) -> dict:
+    """tiny-digits on a quarter of the images (7 steps per epoch at batch 64)."""
+    data = yaml.safe_load((ROOT / "configs" / "tiny-digits.yaml").read_text())
+    data["data"].update(val_fraction=0.3, test_fraction=0.45)
+    data["train"].update(epochs=epochs, warmup_epochs=1, batch_size=batch_size)
+    data["exits"].update(epochs=exit_epochs, warmup_epochs=0)
+    data["evaluation"].update(bn_calibration_batches=4)  # of 7: a last batch of 1 breaks BN
+    return data
+
+
+def state_checksum(state: dict[str, torch.Tensor]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(state):
+        h.update(name.encode())
+        h.update(state[name].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def main(out: Path) -> dict:
+    from hadas import api
+    from hadas.config import config_from_dict
+    from hadas.model import read_checkpoint
+
+    torch.set_num_threads(1)
+    cfg = config_from_dict(small_config())
+    trained = api.train_supernet(cfg, out / "supernet", "cpu", progress=False)
+    bank = api.train_exit_bank(cfg, trained.checkpoint, "min", out / "exits", "cpu", False)
+    return {"supernet": state_checksum(read_checkpoint(trained.checkpoint)["state_dict"]),
+            "exit_bank": state_checksum(read_checkpoint(bank.directory / "bank.pt")["heads"]),
+            "loss_max": [h["loss_max"] for h in trained.history]}
+
+
+if __name__ == "__main__":
+    result = main(Path(sys.argv[1]))
+    if "--write" in sys.argv:
+        FIXTURE.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result))
