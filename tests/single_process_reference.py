@@ -8,7 +8,6 @@ the single-process result is intended) with:
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -32,25 +31,18 @@ def small_config(epochs: int = 2, batch_size: int = 64, exit_epochs: int = 1) ->
     return data
 
 
-def state_checksum(state: dict[str, torch.Tensor]) -> str:
-    h = hashlib.sha256()
-    for name in sorted(state):
-        h.update(name.encode())
-        h.update(state[name].detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
 def main(out: Path) -> dict:
     from hadas import api
     from hadas.config import config_from_dict
     from hadas.model import read_checkpoint
+    from hadas.training.distributed import weights_digest
 
     torch.set_num_threads(1)
     cfg = config_from_dict(small_config())
     trained = api.train_supernet(cfg, out / "supernet", "cpu", progress=False)
     bank = api.train_exit_bank(cfg, trained.checkpoint, "min", out / "exits", "cpu", False)
-    return {"supernet": state_checksum(read_checkpoint(trained.checkpoint)["state_dict"]),
-            "exit_bank": state_checksum(read_checkpoint(bank.directory / "bank.pt")["heads"]),
+    return {"supernet": weights_digest(read_checkpoint(trained.checkpoint)["state_dict"]),
+            "exit_bank": weights_digest(read_checkpoint(bank.directory / "bank.pt")["heads"]),
             "loss_max": [h["loss_max"] for h in trained.history]}
 
 

@@ -18,7 +18,7 @@ _WHERE = {
     "compare_runs": "runs", "compare_run_groups": "runs", "dvfs_verdict_lines": "runs", "list_runs": "runs", "load_result": "runs",
     "SEARCH_MODES": "modes", "search": "searching",
     "configure": "supernet", "default_supernet_dir": "supernet", "describe": "supernet",
-    "evaluate": "supernet", "train_supernet": "supernet",
+    "evaluate": "supernet", "is_main_process": "supernet", "train_supernet": "supernet",
     "write_report": "report", "export_dynn": "export",
 }
 _ALIASES = {"SEARCH_MODES": "MODES"}

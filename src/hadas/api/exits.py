@@ -10,6 +10,7 @@ from hadas.data import load_data
 from hadas.exits import ExitArtifacts, ExitSimulator, Simulation, file_checksum, prepare_exits
 from hadas.model import load_supernet, resolve_device
 from hadas.space import ExitPlan, resolve_arch
+from hadas.training import process_group
 
 
 @dataclass(frozen=True)
@@ -26,14 +27,17 @@ def default_exits_dir(checkpoint: str | Path) -> Path:
 
 def train_exit_bank(config: str | Path | HadasConfig, checkpoint: str | Path, arch: str,
                     out: str | Path | None = None, device: str = "auto", progress: bool = True,
-                    download: bool | None = None) -> ExitArtifacts:
-    """Train (or reuse) the heads of every candidate exit of one backbone, and its exit cache."""
+                    download: bool | None = None,
+                    collective_timeout: float = 300.0) -> ExitArtifacts:
+    """Train (or reuse) the heads of every candidate exit of one backbone, and its exit cache;
+    data-parallel under torchrun, as `train_supernet`."""
     cfg = configure(config, download)
-    dev = resolve_device(device)
-    supernet = load_supernet(cfg, checkpoint, dev)
-    backbone = resolve_arch(supernet.space, arch)
-    return prepare_exits(cfg, supernet, file_checksum(checkpoint), backbone, load_data(cfg.data),
-                         out or default_exits_dir(checkpoint), dev, progress)
+    with process_group(resolve_device(device), collective_timeout) as (world, dev):
+        supernet = load_supernet(cfg, checkpoint, dev)
+        backbone = resolve_arch(supernet.space, arch)
+        return prepare_exits(cfg, supernet, file_checksum(checkpoint), backbone,
+                             load_data(cfg.data), out or default_exits_dir(checkpoint), dev,
+                             progress, world)
 
 
 def evaluate_exits(config: str | Path | HadasConfig, checkpoint: str | Path, arch: str,

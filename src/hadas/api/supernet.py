@@ -33,14 +33,24 @@ def default_supernet_dir(cfg: HadasConfig) -> Path:
 
 def train_supernet(config: str | Path | HadasConfig, out: str | Path | None = None,
                    device: str = "auto", resume: bool = False, progress: bool = True,
-                   download: bool | None = None):
-    """Train the supernet of a config; see `hadas.training.train_supernet`."""
+                   download: bool | None = None, collective_timeout: float = 300.0):
+    """Train the supernet of a config; see `hadas.training.train_supernet`. Under torchrun
+    (WORLD_SIZE > 1) every process runs this and they train data-parallel; a collective that
+    waits longer than `collective_timeout` seconds stops the job."""
     from hadas.model import resolve_device
-    from hadas.training import train_supernet as _train
+    from hadas.training import process_group, train_supernet as _train
 
     cfg = configure(config, download)
     out = Path(out) if out else default_supernet_dir(cfg)
-    return _train(cfg, out, resolve_device(device), resume=resume, progress=progress)
+    with process_group(resolve_device(device), collective_timeout) as (world, dev):
+        return _train(cfg, out, dev, resume=resume, progress=progress, world=world)
+
+
+def is_main_process() -> bool:
+    """False on the ranks > 0 of a torchrun job (they leave the printing to rank 0)."""
+    from hadas.training import world_from_env
+
+    return world_from_env().main
 
 
 def evaluate(config: str | Path | HadasConfig, checkpoint: str | Path, arch: str,

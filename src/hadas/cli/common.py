@@ -13,3 +13,10 @@ def add_config(p: argparse.ArgumentParser, device: bool = True) -> None:
         p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
         p.add_argument("--download", action="store_true", default=None,
                        help="allow downloading the dataset (overrides data.download)")
+
+
+def add_collective_timeout(p: argparse.ArgumentParser) -> None:
+    """`--collective-timeout` of commands that train data-parallel under torchrun."""
+    p.add_argument("--collective-timeout", type=float, default=300.0, metavar="SECONDS",
+                   help="under torchrun: stop the job when a collective (gradient all-reduce, "
+                   "broadcast) waits longer than this, e.g. after another rank died (default 300)")

@@ -5,7 +5,7 @@ import argparse
 import json
 
 from hadas import api
-from hadas.cli.common import ARCH_HELP, add_config
+from hadas.cli.common import ARCH_HELP, add_collective_timeout, add_config
 from hadas.errors import ConfigError
 
 
@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--quiet", action="store_true", help="no progress bar")
         q.add_argument("--json", action="store_true", help="print JSON")
         q.set_defaults(func=_train if name == "train" else _eval)
+        if name == "train":
+            add_collective_timeout(q)
     q.add_argument("--exits", required=True, help="block positions, e.g. 5,9,14")
     q.add_argument("--threshold", help="one value, or one per exit (comma separated)")
     q.add_argument("--policy", choices=("max_softmax", "entropy", "confidence", "oracle"),
@@ -47,7 +49,9 @@ def _floats(text: str | None) -> float | tuple[float, ...] | None:
 
 def _train(args: argparse.Namespace) -> int:
     art = api.train_exit_bank(args.config, args.checkpoint, args.arch, args.out, args.device,
-                              not args.quiet, args.download)
+                              not args.quiet, args.download, args.collective_timeout)
+    if not api.is_main_process():
+        return 0
     acc = art.cache.accuracy()
     rows = [{"exit": f"after block {p}", "position": p, "top1": round(float(a), 2)}
             for p, a in zip(art.positions, acc)]

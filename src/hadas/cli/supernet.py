@@ -7,13 +7,15 @@ import time
 from pathlib import Path
 
 from hadas import api
-from hadas.cli.common import ARCH_HELP, add_config
+from hadas.cli.common import ARCH_HELP, add_collective_timeout, add_config
 from hadas.cli.search import print_front
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train-supernet", help="train the weight-sharing supernet (sandwich rule)")
+    p = sub.add_parser("train-supernet", help="train the weight-sharing supernet (sandwich rule); "
+                       "data-parallel on N processes under torchrun")
     add_config(p)
+    add_collective_timeout(p)
     p.add_argument("--out", help="output folder (default: runs/<config name>/supernet)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -42,10 +44,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     result = api.train_supernet(args.config, args.out, args.device, args.resume,
-                                progress=not args.quiet, download=args.download)
+                                progress=not args.quiet, download=args.download,
+                                collective_timeout=args.collective_timeout)
+    if not result.world.main:
+        return 0
     last = result.history[-1] if result.history else {}
-    print(f"trained {result.epochs_done} epochs (resumed from epoch {result.resumed_from}); "
-          f"last loss {last.get('loss_max', float('nan')):.4f}; checkpoint {result.checkpoint}")
+    where = f" on {result.world.size} processes" if result.world.parallel else ""
+    print(f"trained {result.epochs_done} epochs{where} (resumed from epoch "
+          f"{result.resumed_from}); last loss {last.get('loss_max', float('nan')):.4f}; "
+          f"checkpoint {result.checkpoint}")
     return 0
 
 

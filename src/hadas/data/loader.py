@@ -12,13 +12,22 @@ from hadas.data.tensors import ImageTensors
 
 class TensorLoader:
     """Batches of a split, kept as tensors on `device`; augmentation (random crop with zero padding
-    of size//8 + horizontal flip) is done batched on the device, not per image in Python."""
+    of size//8 + horizontal flip) is done batched on the device, not per image in Python.
+
+    Sharded (`world_size` > 1), `batch_size` is the global batch: every process walks the same
+    seeded order and draws the same augmentation for the whole batch, then keeps every
+    `world_size`-th image of it from `rank` on. The union of the shards of a batch is exactly the
+    batch, augmented exactly as one process would have it."""
 
     def __init__(self, data: ImageTensors, batch_size: int, *, mean: Sequence[float],
                  std: Sequence[float], device: str | torch.device = "cpu", shuffle: bool = False,
-                 augment: bool = False, drop_last: bool = False, seed: int = 0) -> None:
+                 augment: bool = False, drop_last: bool = False, seed: int = 0, rank: int = 0,
+                 world_size: int = 1) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in 0..{world_size - 1}, got {rank}")
+        self.rank, self.world_size = rank, world_size
         self.device = torch.device(device)
         self.images = data.images.to(self.device)  # uint8, moved once
         self.labels = data.labels.to(self.device)
@@ -45,21 +54,30 @@ class TensorLoader:
         order = order.to(self.device)
         for b in range(len(self)):
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+            draws = self._draws(len(idx), gen) if self.augment else ()
+            shard = slice(self.rank, None, self.world_size)
+            idx = idx[shard]
             images = self.images[idx]
             if self.augment:
-                images = self._crop_and_flip(images, gen)
+                images = self._crop_and_flip(images, *(d[shard] for d in draws))
             yield (images.float() - self.shift) / self.scale, self.labels[idx]
 
     def _per_channel(self, values: Sequence[float]) -> torch.Tensor:
         return torch.tensor(values, dtype=torch.float32, device=self.device).view(1, 3, 1, 1)
 
-    def _crop_and_flip(self, images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        """Random crop of the zero-padded images and random horizontal flip, as one gather."""
+    def _draws(self, b: int, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
+        """Crop offsets (rows, columns) and flips for `b` images."""
+        h, w = self.images.shape[-2:]
+        dy = torch.randint(0, 2 * (h // 8) + 1, (b, 1), generator=gen).to(self.device)
+        dx = torch.randint(0, 2 * (w // 8) + 1, (b, 1), generator=gen).to(self.device)
+        flip = (torch.rand(b, 1, generator=gen) < 0.5).to(self.device)
+        return dy, dx, flip
+
+    def _crop_and_flip(self, images: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor,
+                       flip: torch.Tensor) -> torch.Tensor:
+        """Crop of the zero-padded images at (dy, dx), flipped where `flip`, as one gather."""
         b, c, h, w = images.shape
         ph, pw = h // 8, w // 8
-        dy = torch.randint(0, 2 * ph + 1, (b, 1), generator=gen).to(self.device)
-        dx = torch.randint(0, 2 * pw + 1, (b, 1), generator=gen).to(self.device)
-        flip = (torch.rand(b, 1, generator=gen) < 0.5).to(self.device)
         ys = torch.arange(h, device=self.device)
         xs = torch.arange(w, device=self.device)
         rows = dy + ys                                    # (b, h) rows of the padded image

@@ -25,6 +25,7 @@ from hadas.exits.training import train_exits
 from hadas.model import Supernet, read_checkpoint, save_atomic
 from hadas.space import Backbone, candidate_positions
 from hadas.training.calibration import calibration_loader, inherit, recalibrate_bn
+from hadas.training.distributed import SINGLE, World
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,10 @@ def file_checksum(path: str | Path, length: int = 20) -> str:
 
 def prepare_exits(cfg: HadasConfig, supernet: Supernet, supernet_id: str, backbone: Backbone,
                   data: DataSplits, root: str | Path, device: torch.device,
-                  progress: bool = True) -> ExitArtifacts:
-    """The trained exit bank and exit cache of `backbone`, training them only if not stored."""
+                  progress: bool = True, world: World = SINGLE) -> ExitArtifacts:
+    """The trained exit bank and exit cache of `backbone`, training them only if not stored.
+    Under torchrun the heads train data-parallel; rank 0 decides what is stored and writes it,
+    so a bank written by N processes is the same files as one written by one."""
     key = exit_bank_key(cfg, backbone, supernet_id)
     folder = Path(root) / key
     folder.mkdir(parents=True, exist_ok=True)
@@ -75,27 +78,29 @@ def prepare_exits(cfg: HadasConfig, supernet: Supernet, supernet_id: str, backbo
     heads = build_heads(sk, positions, cfg.exits.exit_channels, cfg.exits.confidence_head)
     net = MultiExitNetwork(backbone_net, heads.to(device, memory_format=torch.channels_last))
     bank_path, trained_now = folder / "bank.pt", False
-    if bank_path.exists():
-        state = read_checkpoint(bank_path)
-        heads.load_state_dict(state["heads"])
-        history = state["history"]
+    stored = world.from_main(lambda: read_checkpoint(bank_path) if bank_path.exists() else None)
+    if stored is not None:
+        heads.load_state_dict(stored["heads"])
+        history = stored["history"]
     else:
         t0 = time.perf_counter()
         history = train_exits(net, data, cfg.exits, folder / "training.pt", device, cfg.seed,
-                              augment=cfg.data.augment, progress=progress)
+                              augment=cfg.data.augment, progress=progress, world=world)
         calib = calibration_loader(data, cfg.evaluation, device, cfg.seed)
         recalibrate_bn(heads, calib, cfg.evaluation.bn_calibration_batches,
                        forward=lambda x: net.heads_forward(net.backbone_features(x)[0]))
-        save_atomic({"heads": heads.state_dict(), "history": history,
-                     "backbone": backbone.to_dict(), "positions": list(positions)}, bank_path)
-        (folder / "cache.npz").unlink(missing_ok=True)  # a cache of older heads is stale
+        if world.main:
+            save_atomic({"heads": heads.state_dict(), "history": history,
+                         "backbone": backbone.to_dict(), "positions": list(positions)}, bank_path)
+            (folder / "cache.npz").unlink(missing_ok=True)  # a cache of older heads is stale
         trained_now = True
         train_seconds = time.perf_counter() - t0
     net.eval()
-    cache_path = folder / "cache.npz"
-    if cache_path.exists():
-        cache = ExitCache.load(cache_path)
-    else:
+
+    def stored_or_built_cache() -> ExitCache:
+        cache_path = folder / "cache.npz"
+        if cache_path.exists():
+            return ExitCache.load(cache_path)
         split = data.split(cfg.data.eval_split)
         loader = TensorLoader(split, cfg.evaluation.batch_size, mean=data.mean, std=data.std,
                               device=device)
@@ -108,4 +113,7 @@ def prepare_exits(cfg: HadasConfig, supernet: Supernet, supernet_id: str, backbo
         if trained_now:
             meta["train_seconds"] = round(train_seconds, 2)
         write_atomic(folder / "meta.json", lambda f: json.dump(meta, f, indent=1), binary=False)
+        return cache
+
+    cache = world.from_main(stored_or_built_cache)  # evaluated once, on rank 0
     return ExitArtifacts(key, folder, net, cache, history, trained_now)

@@ -7,6 +7,9 @@ confidence heads are enabled. SGD with Nesterov momentum, linear warm-up from
 base_lr x warmup_lr_factor, then linear decay to zero at the last epoch (the HADAS recipe:
 lr 0.01, 5 warm-up epochs, 30 epochs, batch 64, weight decay 1e-5 on weights only, gradient
 clipping 1.0). Then the heads' BatchNorm statistics are re-estimated.
+
+Under torchrun the rules of supernet training apply: `exits.batch_size` is the global batch,
+each process trains on its shard, gradients are averaged before each step, rank 0 writes.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from hadas.config import ExitsConfig
 from hadas.data import DataSplits, TensorLoader
 from hadas.exits.network import MultiExitNetwork
 from hadas.model import read_checkpoint, save_atomic
+from hadas.training.distributed import SINGLE, World, weights_digest
 
 
 def exit_lr(step: int, total_steps: int, warmup_steps: int, cfg: ExitsConfig) -> float:
@@ -52,9 +56,12 @@ def exit_loss(net: MultiExitNetwork, x: torch.Tensor, y: torch.Tensor,
 def train_exits(net: MultiExitNetwork, data: DataSplits, cfg: ExitsConfig, checkpoint: Path,
                 device: torch.device, seed: int = 0, augment: bool = True,
                 progress: bool = True,
-                on_epoch: Callable[[int, float], None] | None = None) -> list[dict[str, float]]:
+                on_epoch: Callable[[int, float], None] | None = None,
+                world: World = SINGLE) -> list[dict[str, float]]:
     """Train the heads of `net` (backbone frozen); resumes from `checkpoint` if it holds a
-    partial run, and writes it atomically after every epoch. Returns the per-epoch history."""
+    partial run, and writes it atomically after every epoch (rank 0). Returns the per-epoch
+    history."""
+    world.shard_size(cfg.batch_size, "exits.batch_size")  # divisible, or a clear error
     net.backbone.eval().requires_grad_(False)
     heads = net.heads
     decay = [p for p in heads.parameters() if p.dim() > 1]
@@ -63,21 +70,23 @@ def train_exits(net: MultiExitNetwork, data: DataSplits, cfg: ExitsConfig, check
                            {"params": other, "weight_decay": 0.0}],
                           lr=cfg.base_lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
     start, history = 0, []
-    if checkpoint.exists():
-        state = read_checkpoint(checkpoint)
+    state = world.from_main(lambda: read_checkpoint(checkpoint) if checkpoint.exists() else None)
+    if state is not None:
         heads.load_state_dict(state["heads"])
         opt.load_state_dict(state["optimizer"])
         start, history = state["epoch"], state["history"]
+    world.broadcast_module(heads)
     loader = TensorLoader(data.train, cfg.batch_size, mean=data.mean, std=data.std, device=device,
-                          shuffle=True, augment=augment, drop_last=True, seed=seed)
+                          shuffle=True, augment=augment, drop_last=True, seed=seed,
+                          rank=world.rank, world_size=world.size)
     steps = len(loader)
     for epoch in range(start, cfg.epochs):
         loader.set_epoch(epoch)
-        torch.manual_seed(seed * 100_003 + epoch)
+        torch.manual_seed(seed * 100_003 + epoch + 1_000_003 * world.rank)
         heads.train()
         t0, loss_sum, seen = time.perf_counter(), 0.0, 0
-        bar = tqdm(loader, desc=f"exits epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
-                   leave=False, unit="batch")
+        bar = tqdm(loader, desc=f"exits epoch {epoch + 1}/{cfg.epochs}",
+                   disable=not (progress and world.main), leave=False, unit="batch")
         for i, (x, y) in enumerate(bar):
             lr = exit_lr(epoch * steps + i, cfg.epochs * steps, cfg.warmup_epochs * steps, cfg)
             for g in opt.param_groups:
@@ -86,17 +95,23 @@ def train_exits(net: MultiExitNetwork, data: DataSplits, cfg: ExitsConfig, check
                              cfg.distill_temperature)
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            world.average_gradients(heads.parameters())
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(heads.parameters(), cfg.grad_clip)
             opt.step()
             loss_sum += loss.item() * len(y)
             seen += len(y)
-            bar.set_postfix(loss=f"{loss.item():.3f}", img_s=f"{seen / (time.perf_counter() - t0):.0f}")
+            bar.set_postfix(loss=f"{loss.item():.3f}",
+                            img_s=f"{seen * world.size / (time.perf_counter() - t0):.0f}")
+        world.average_buffers(heads)
+        loss_sum, seen = world.sum([loss_sum, seen], device)
         history.append({"epoch": epoch + 1, "loss": loss_sum / max(seen, 1),
                         "seconds": time.perf_counter() - t0})
-        save_atomic({"epoch": epoch + 1, "heads": heads.state_dict(),
-                     "optimizer": opt.state_dict(), "history": history}, checkpoint)
-        if on_epoch:
-            on_epoch(epoch + 1, history[-1]["loss"])
+        if world.main:
+            save_atomic({"epoch": epoch + 1, "heads": heads.state_dict(),
+                         "optimizer": opt.state_dict(), "history": history}, checkpoint)
+            if on_epoch:
+                on_epoch(epoch + 1, history[-1]["loss"])
     heads.eval()
+    world.check_identical(weights_digest(heads.state_dict()), "exit heads")
     return history
