@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -141,14 +142,19 @@ class World:
         try:
             op(*args, **kwargs)
         except (RuntimeError, dist.DistError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DistributedError(
-                f"{self}: the {what} failed ({first[:200]}): another rank stopped or did not "
+                f"{self}: the {what} failed ({_gist(exc)}): another rank stopped or did not "
                 f"answer within {self.timeout_s:g} s; the last checkpoint is kept, rerun with "
                 "--resume (any number of processes)") from None
 
 
 SINGLE = World()
+
+
+def _gist(exc: BaseException) -> str:
+    """The first sentence of a backend error, without its source-file prefix."""
+    text = re.sub(r"^\[[^\]]*\]\s*", "", str(exc).strip())
+    return re.split(r"\.\s|\n", text, maxsplit=1)[0][:160] or type(exc).__name__
 
 
 def weights_digest(state: Mapping[str, torch.Tensor]) -> str:
