@@ -27,7 +27,7 @@ def small_config(epochs: int = 2, batch_size: int = 64, exit_epochs: int = 1) ->
     data["data"].update(val_fraction=0.3, test_fraction=0.45)
     data["train"].update(epochs=epochs, warmup_epochs=1, batch_size=batch_size)
     data["exits"].update(epochs=exit_epochs, warmup_epochs=0)
-    data["evaluation"].update(bn_calibration_batches=4)  # of 7: a last batch of 1 breaks BN
+    data["evaluation"].update(bn_calibration_batches=4)  # of 7 full batches
     return data
 
 

@@ -5,6 +5,7 @@ about 2-3 minutes on 2 CPU cores) and checks the accuracy the README promises.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -16,8 +17,9 @@ from hadas.data import TensorLoader, load_data
 from hadas.evaluation import evaluate_backbone, recalibrate_bn
 from hadas.model import create_supernet, load_supernet
 from hadas.training import train_supernet
+from hadas.training.calibration import calibration_loader, inherit
 
-from conftest import CONFIGS
+from conftest import CONFIGS, raises_config_error
 
 TINY = CONFIGS / "tiny-digits.yaml"
 
@@ -46,6 +48,19 @@ def test_recalibrated_bn_holds_the_statistics_of_the_calibration_batches(tiny_cf
     x = torch.cat(stem_inputs)
     torch.testing.assert_close(net.stem.bn.running_mean, x.mean((0, 2, 3)), rtol=1e-4, atol=1e-5)
     assert net.stem.bn.momentum == 0.1  # restored after the cumulative average
+
+
+def test_bn_re_estimation_leaves_out_a_last_batch_of_one_image(tiny_cfg, digits):
+    """129 training images in batches of 64: the third batch (one image) once crashed BN."""
+    small = dataclasses.replace(digits, train=digits.train.subset(torch.arange(129)))
+    cfg = dataclasses.replace(tiny_cfg.evaluation, bn_calibration_batches=16)
+    loader = calibration_loader(small, cfg, "cpu")
+    assert [len(y) for _, y in loader] == [64, 64]
+    supernet = create_supernet(tiny_cfg)
+    net = inherit(supernet, supernet.space.smallest(), small, cfg, "cpu")
+    assert not net.training
+    with raises_config_error("evaluation.bn_calibration_batch_size", "larger than", "129"):
+        calibration_loader(small, dataclasses.replace(cfg, bn_calibration_batch_size=200), "cpu")
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ from torch import nn
 
 from hadas.config import EvalConfig
 from hadas.data import DataSplits, TensorLoader
+from hadas.errors import ConfigError
 from hadas.model import Supernet, SubNetwork
 from hadas.space import Backbone
 
@@ -48,9 +49,14 @@ def recalibrate_bn(net: nn.Module, loader: TensorLoader, n_batches: int,
 
 def calibration_loader(data: DataSplits, cfg: EvalConfig, device: torch.device | str,
                        seed: int = 0) -> TensorLoader:
-    """Shuffled training batches (no augmentation) for BN re-estimation, fixed by `seed`."""
+    """Shuffled full training batches (no augmentation) for BN re-estimation, fixed by `seed`.
+    A last partial batch is left out: one image cannot give batch statistics after pooling."""
+    if len(data.train) < cfg.bn_calibration_batch_size:
+        raise ConfigError("evaluation.bn_calibration_batch_size",
+                          f"{cfg.bn_calibration_batch_size} is larger than the training split "
+                          f"({len(data.train)} images)")
     return TensorLoader(data.train, cfg.bn_calibration_batch_size, mean=data.mean, std=data.std,
-                        device=device, shuffle=True, augment=False, seed=seed)
+                        device=device, shuffle=True, augment=False, drop_last=True, seed=seed)
 
 
 def inherit(supernet: Supernet, backbone: Backbone, data: DataSplits, cfg: EvalConfig,
