@@ -17,7 +17,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -39,13 +38,12 @@ def run(config: Path, out: Path, procs: int, threads: int, device: str) -> dict:
                  "--master-addr", "127.0.0.1", "--master-port", str(free_port())]
                 if procs > 1 else [sys.executable])
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    t0 = time.perf_counter()
     done = subprocess.run(launcher + cli, env=env, capture_output=True, text=True)
     if done.returncode:
         sys.exit(f"{procs} processes failed:\n{done.stderr[-2000:]}")
     last = torch.load(out / "supernet.pt", weights_only=False)["history"][-1]
     return {"images_per_s": last["images_per_s"], "epoch_s": last["seconds"],
-            "loss": last["loss_max"], "wall_s": time.perf_counter() - t0}
+            "loss": last["loss_max"]}
 
 
 def main() -> None:

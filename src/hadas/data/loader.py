@@ -52,10 +52,10 @@ class TensorLoader:
         n = len(self.labels)
         order = torch.randperm(n, generator=gen) if self.shuffle else torch.arange(n)
         order = order.to(self.device)
+        shard = slice(self.rank, None, self.world_size)  # this process's images of each batch
         for b in range(len(self)):
             idx = order[b * self.batch_size:(b + 1) * self.batch_size]
             draws = self._draws(len(idx), gen) if self.augment else ()
-            shard = slice(self.rank, None, self.world_size)
             idx = idx[shard]
             images = self.images[idx]
             if self.augment:

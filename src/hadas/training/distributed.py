@@ -56,6 +56,11 @@ class World:
     def __str__(self) -> str:
         return f"rank {self.rank} of {self.size}"
 
+    def rank_seed(self, seed: int) -> int:
+        """A seed for what differs per rank (dropout masks); rank 0 keeps `seed` itself, so one
+        process draws as it always did."""
+        return seed + 1_000_003 * self.rank
+
     def shard_size(self, batch_size: int, field: str) -> int:
         """The per-process share of a global batch; it must divide evenly."""
         if batch_size % self.size:

@@ -114,7 +114,7 @@ def train_supernet(cfg: HadasConfig, out_dir: str | Path, device: torch.device,
         # the same sub-networks on every rank: drawn in step order from a (seed, epoch) stream
         rng = np.random.default_rng([cfg.seed, epoch])
         # dropout masks: per rank, as in any data-parallel run (rank 0 as on one process)
-        torch.manual_seed(cfg.seed * 100_003 + epoch + 1_000_003 * world.rank)
+        torch.manual_seed(world.rank_seed(cfg.seed * 100_003 + epoch))
         net.train()
         sums, seen, t0 = {"loss_max": 0.0, "loss_min": 0.0}, 0, time.perf_counter()
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{tc.epochs}",
