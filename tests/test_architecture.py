@@ -8,11 +8,12 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "hadas"
 # leaves any room may use (config imports space, errors)
-SHARED = {"errors", "config", "atomic", "versions"}
+SHARED = {"errors", "config", "atomic", "versions", "files"}
 ALLOWED = {
     "errors": set(),
     "atomic": set(),
     "versions": set(),
+    "files": {"errors"},
     "config": {"errors", "space"},
     "space": {"errors"},
     "model": {"space"},
@@ -29,7 +30,7 @@ ALLOWED = {
             "storage", "report", "export"},
     "cli": {"api"},
 }
-NO_TORCH = {"errors", "config", "atomic", "versions", "space", "storage", "report"}
+NO_TORCH = {"errors", "config", "atomic", "versions", "files", "space", "storage", "report"}
 # hardware works on skeletons; only its measurement backends may touch torch (lazily)
 TORCH_ONLY_IN = {"hardware": "measure"}
 

@@ -102,7 +102,7 @@ def test_describe_text_output_names_the_figures_and_the_arch() -> None:
 
 @pytest.mark.parametrize("path, value, snippets", [
     ("supernet_config.mb8", {"c": [8]}, ["supernet_config.mb8", "unknown key", "mb7"]),
-    ("supernet_config.mb2.d", [-3, 4, 5], ["supernet_config.mb2.d", ">= 1", "-3"]),
+    ("supernet_config.mb2.d", [-3, 4, 5], ["supernet_config.mb2.d", "1..32", "-3"]),
     ("supernet_config.mb4", None, ["supernet_config.mb4", "missing"]),
     ("train.batch_size", 0, ["train.batch_size", ">= 1"]),
     ("data.dataset", "mnist", ["data.dataset", "cifar100", "imagefolder"]),

@@ -145,7 +145,7 @@ INVALID = [
     pytest.param(setting("search.ooe.mutation_prob", 1.5), "search.ooe.mutation_prob",
                  ["<= 1.0", "1.5"], id="probability-above-1"),
     pytest.param(setting("supernet_config.mb2.d", [-3, 4, 5]), "supernet_config.mb2.d",
-                 [">= 1", "-3"], id="negative-depth"),
+                 ["1..32", "-3"], id="negative-depth"),
     pytest.param(setting("data.dataset", "mnist"), "data.dataset", ["'mnist'", *DATASETS],
                  id="unknown-dataset"),
     pytest.param(setting("supernet_config.mb8", {"c": [8]}), "supernet_config.mb8",

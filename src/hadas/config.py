@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -17,13 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hadas.errors import ConfigError
-from hadas.space.supernet_spec import SupernetSpec
+from hadas.files import read_yaml
+from hadas.space.supernet_spec import MAX_RESOLUTION, MAX_WIDTH, SupernetSpec
 
 DATASETS = ("digits", "cifar10", "cifar100", "tinyimagenet", "imagefolder")
 DATASET_CLASSES = {"digits": 10, "cifar10": 10, "cifar100": 100, "tinyimagenet": 200}
+# upper bounds that keep a typo from asking for terabytes of memory or years of compute
+BIG = 100_000
+MAX_BATCH = 65_536
+MAX_SEED = 2**32 - 1  # what numpy and torch seed generators take
 
 
 def _f(default: Any, **checks: Any) -> Any:
@@ -37,12 +41,12 @@ class DataConfig:
     dataset: str = _f("digits", choices=DATASETS)
     root: str = "data"
     download: bool = False
-    n_classes: int | None = _f(None, min=2)  # defaults to the dataset's class count
-    image_size: int | None = _f(None, min=4)  # stored image size; the network resizes to its resolution
+    n_classes: int | None = _f(None, min=2, max=BIG)  # defaults to the dataset's class count
+    image_size: int | None = _f(None, min=4, max=MAX_RESOLUTION)  # stored image size; the network resizes to its resolution
     val_fraction: float = _f(0.1, min=0.0, max=0.5)   # held out of train (digits, image folders)
     test_fraction: float = _f(0.2, min=0.0, max=0.5)  # digits only: CIFAR/Tiny-ImageNet ship a test split
     eval_split: str = _f("test", choices=("val", "test"))  # HADAS evaluates on the CIFAR test split
-    split_seed: int = _f(0, min=0)
+    split_seed: int = _f(0, min=0, max=MAX_SEED)
     augment: bool = True  # random crop (padding 1/8 of the size) + horizontal flip, on the device
 
     @property
@@ -54,8 +58,9 @@ class DataConfig:
 class ModelConfig:
     """Supernet options beyond the architecture."""
 
-    dropout: float = _f(0.2, min=0.0, max=0.9)
-    drop_connect: float = _f(0.2, min=0.0, max=0.9)
+    # both on the largest sub-network of each sandwich step only (AttentiveNAS recipe):
+    dropout: float = _f(0.2, min=0.0, max=0.9)  # before the classifier
+    drop_connect: float = _f(0.2, min=0.0, max=0.9)  # x block/n, identity blocks, last 2 stages
     bn_momentum: float = _f(0.1, min=0.0, max=1.0)
     bn_eps: float = _f(1e-5, min=0.0)
 
@@ -64,16 +69,16 @@ class ModelConfig:
 class TrainConfig:
     """Supernet training with the sandwich rule and in-place distillation (AttentiveNAS recipe)."""
 
-    epochs: int = _f(360, min=1)
-    batch_size: int = _f(64, min=1)
+    epochs: int = _f(360, min=1, max=BIG)
+    batch_size: int = _f(64, min=1, max=MAX_BATCH)
     base_lr: float = _f(0.1, min=0.0)
     momentum: float = _f(0.9, min=0.0, max=1.0)
     nesterov: bool = True
     weight_decay: float = _f(1e-5, min=0.0)
-    warmup_epochs: int = _f(5, min=0)
+    warmup_epochs: int = _f(5, min=0, max=BIG)
     warmup_lr: float = _f(1e-4, min=0.0)
     label_smoothing: float = _f(0.1, min=0.0, max=1.0)
-    num_random_subnets: int = _f(2, min=0)  # sandwich: largest + smallest + N random per step
+    num_random_subnets: int = _f(2, min=0, max=64)  # sandwich: largest + smallest + N random per step
     inplace_distill: bool = True
     grad_clip: float | None = _f(None, min=0.0)
     mixed_precision: bool = True  # used on CUDA only
@@ -84,22 +89,22 @@ class TrainConfig:
 class EvalConfig:
     """Backbone evaluation by weight inheritance: BN re-estimation, then top-1."""
 
-    bn_calibration_batches: int = _f(64, min=1)
-    bn_calibration_batch_size: int = _f(64, min=1)
-    batch_size: int = _f(256, min=1)
+    bn_calibration_batches: int = _f(64, min=1, max=BIG)
+    bn_calibration_batch_size: int = _f(64, min=1, max=MAX_BATCH)
+    batch_size: int = _f(256, min=1, max=MAX_BATCH)
 
 
 @dataclass(frozen=True)
 class ExitsConfig:
     """Early exits: head shape, candidate positions, training recipe (HADAS defaults), policy."""
 
-    exit_channels: int = _f(224, min=1)       # 3x3 conv width of every exit head (HADAS: 224)
-    first_exit_block: int = _f(5, min=0)      # candidates: after blocks first_exit_block..N_b-1
+    exit_channels: int = _f(224, min=1, max=MAX_WIDTH)       # 3x3 conv width of every exit head (HADAS: 224)
+    first_exit_block: int = _f(5, min=0, max=1000)      # candidates: after blocks first_exit_block..N_b-1
     confidence_head: bool = False             # also train a learned-confidence branch
-    epochs: int = _f(30, min=1)
-    batch_size: int = _f(64, min=1)
+    epochs: int = _f(30, min=1, max=BIG)
+    batch_size: int = _f(64, min=1, max=MAX_BATCH)
     base_lr: float = _f(0.01, min=0.0)
-    warmup_epochs: int = _f(5, min=0)
+    warmup_epochs: int = _f(5, min=0, max=BIG)
     warmup_lr_factor: float = _f(0.001, min=0.0, max=1.0)  # warm-up starts at base_lr x this
     momentum: float = _f(0.9, min=0.0, max=1.0)
     nesterov: bool = True
@@ -114,11 +119,11 @@ class ExitsConfig:
 class EngineConfig:
     """One evolutionary engine (OOE or IOE) with the original HADAS hyper-parameters as defaults."""
 
-    population: int = _f(64, min=2)
-    generations: int = _f(7, min=1)
+    population: int = _f(64, min=2, max=BIG)
+    generations: int = _f(7, min=1, max=BIG)
     survival_ratio: float = _f(0.15, min=0.0, max=1.0)
-    n_crossover: int = _f(32, min=0)
-    n_mutation: int = _f(32, min=0)
+    n_crossover: int = _f(32, min=0, max=BIG)
+    n_mutation: int = _f(32, min=0, max=BIG)
     mutation_prob: float = _f(0.3, min=0.0, max=1.0)
     crossover_prob: float = _f(0.8, min=0.0, max=1.0)
 
@@ -138,14 +143,14 @@ class IoeConfig(EngineConfig):
 
     # ours (bench/ioe_budget.py): 20 x 10 at exact DVFS; HADAS's configs keep the paper's
     # 10 x 5 with `evolve`
-    population: int = _f(20, min=2)
-    generations: int = _f(10, min=1)
+    population: int = _f(20, min=2, max=BIG)
+    generations: int = _f(10, min=1, max=BIG)
     survival_ratio: float = _f(0.25, min=0.0, max=1.0)
-    n_crossover: int = _f(10, min=0)
-    n_mutation: int = _f(10, min=0)
+    n_crossover: int = _f(10, min=0, max=BIG)
+    n_mutation: int = _f(10, min=0, max=BIG)
     dvfs: str = _f("exact", choices=IOE_DVFS)
-    max_clock_points: int = _f(8, min=1)
-    enumerate_max: int = _f(256, min=0)
+    max_clock_points: int = _f(8, min=1, max=BIG)
+    enumerate_max: int = _f(256, min=0, max=BIG)
 
 
 @dataclass(frozen=True)
@@ -166,8 +171,8 @@ class SearchConfig:
     platform: str = "agx-xavier-calibrated"  # a `hadas platforms list` name or a platform YAML
     # (HADAS: AGX Xavier; the calibrated file by default, README "Hardware models")
     thresholds: tuple[float, ...] = _f((0.5, 0.6, 0.7, 0.8, 0.9), min=0.0)  # exit threshold grid
-    min_exits: int = _f(1, min=0)
-    max_exits: int | None = _f(None, min=0)  # default: all candidate positions but one (HADAS)
+    min_exits: int = _f(1, min=0, max=1000)
+    max_exits: int | None = _f(None, min=0, max=1000)  # default: all candidate positions but one (HADAS)
     constraints: ConstraintsConfig = ConstraintsConfig()
 
 
@@ -177,7 +182,7 @@ class HadasConfig:
 
     name: str
     supernet: SupernetSpec
-    seed: int = _f(0, min=0)
+    seed: int = _f(0, min=0, max=MAX_SEED)
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
@@ -217,16 +222,7 @@ _TOP_KEYS = ("name", "seed", "supernet_config", *_SECTIONS)
 
 def load_config(path: str | Path) -> HadasConfig:
     """Read and validate a YAML config; ConfigError names the field on any invalid value."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError("config", f"file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError("config", f"{path} is not valid YAML{where}") from None
-    return config_from_dict(data, source=str(path))
+    return config_from_dict(read_yaml(path, "config"), source=str(path))
 
 
 def config_from_dict(data: Any, source: str | None = None) -> HadasConfig:
@@ -300,7 +296,12 @@ def _check_scalar(kind: type, checks: Mapping[str, Any], value: Any, where: str)
     elif kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(where, f"must be a number, got {value!r}")
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            value = math.inf
+        if not math.isfinite(value):
+            raise ConfigError(where, f"must be a finite number, got {value!r}")
     elif kind is str and not isinstance(value, str):
         raise ConfigError(where, f"must be a string, got {value!r}")
     if "choices" in checks and value not in checks["choices"]:

@@ -30,5 +30,15 @@ class CheckpointError(HadasError):
     """A checkpoint that does not fit the supernet: names the tensor."""
 
 
+class CorruptFileError(HadasError):
+    """A file hadas stored that no longer holds what it wrote: names it and how to recover."""
+
+    def __init__(self, path: object, problem: str,
+                 recovery: str = "delete it and rerun the same command; everything else stored "
+                 "is reused"):
+        self.path = path
+        super().__init__(f"{path} is corrupt ({problem}): {recovery}")
+
+
 class DataError(HadasError):
     """A dataset that cannot be read: names the path and the flag that would fix it."""

@@ -9,7 +9,7 @@ from hadas.config import HadasConfig
 from hadas.data import load_data
 from hadas.exits import ExitArtifacts, ExitSimulator, Simulation, file_checksum, prepare_exits
 from hadas.model import load_supernet, resolve_device
-from hadas.space import ExitPlan, resolve_arch
+from hadas.space import BackboneSpace, ExitPlan, resolve_arch
 from hadas.training import process_group
 
 
@@ -47,8 +47,9 @@ def evaluate_exits(config: str | Path | HadasConfig, checkpoint: str | Path, arc
                    download: bool | None = None) -> ExitEvaluation:
     """Top-1, exit rates and per-exit accuracy of an exit plan (trains the bank if needed)."""
     cfg = configure(config, download)
-    art = train_exit_bank(cfg, checkpoint, arch, out, device, progress)
+    space = BackboneSpace(cfg.supernet)  # the plan is checked before any bank is trained
     plan = ExitPlan(positions, policy or cfg.exits.policy,
                     cfg.exits.threshold if threshold is None else threshold)
-    plan.validate(art.network.backbone.skeleton.n_blocks, cfg.exits.first_exit_block)
+    plan.validate(space.skeleton(resolve_arch(space, arch)).n_blocks, cfg.exits.first_exit_block)
+    art = train_exit_bank(cfg, checkpoint, arch, out, device, progress)
     return ExitEvaluation(plan, ExitSimulator(art.cache).simulate(plan), art)

@@ -1,7 +1,6 @@
 """Reading finished runs: list them, show one, compare runs against baseline runs."""
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ def load_result(run_dir: str | Path) -> dict[str, Any]:
 
 def list_runs(root: str | Path = "runs") -> list[tuple[Path, dict[str, Any]]]:
     """Every finished run under `root` (folders holding a result.json)."""
-    return [(p.parent, json.loads(p.read_text())) for p in sorted(Path(root).rglob("result.json"))]
+    return [(p.parent, read_result(p.parent)) for p in sorted(Path(root).rglob("result.json"))]
 
 
 def compare_runs(run_dir: str | Path, baseline_dir: str | Path) -> tuple[dict, dict, EnergyGain]:

@@ -15,9 +15,9 @@ from typing import IO, Any
 from hadas.api.modes import MODES
 from hadas.api.supernet import configure, default_supernet_dir, train_supernet
 from hadas.atomic import write_atomic
-from hadas.config import HadasConfig
+from hadas.config import MAX_SEED, HadasConfig
 from hadas.errors import ConfigError, HadasError
-from hadas.evaluation.executors import create_executor
+from hadas.evaluation.executors import EXECUTORS, create_executor
 from hadas.evaluation.pipeline import build_evaluators
 from hadas.hardware import Platform, resolve_platform
 from hadas.model import resolve_device
@@ -25,10 +25,11 @@ from hadas.report import write_report
 from hadas.search.bilevel import BilevelSearch, SearchResult
 from hadas.search.breakdown import comparison_backbones, energy_breakdown
 from hadas.space import ATTENTIVENAS, Backbone, BackboneSpace, resolve_arch
-from hadas.storage import RunDatabase
+from hadas.storage import RunDatabase, run_lock
 from hadas.versions import package_versions
 
 EMBEDDED_DEFAULT = "tiny-digits.yaml"
+MAX_WORKERS = 1024
 
 
 def embedded_config() -> Path:
@@ -50,17 +51,30 @@ def search(config: str | Path | HadasConfig | None = None, run_dir: str | Path |
     """Run (or resume) a search; returns the result and the run directory. `supernet`: a
     trained checkpoint (ours, or a published AttentiveNAS/HADAS one) used instead of training
     the config's supernet in `supernet_dir`; exit banks go beside it."""
+    # everything given is checked before the first file is written or network is built
     if mode not in MODES:
-        raise ConfigError("--mode", f"got {mode!r}", MODES)
+        raise ConfigError("mode", f"got {mode!r}", MODES)
     base = configure(config if config is not None else embedded_config())
-    # --seed reseeds the search; the supernet stays the one trained with the config's seed
-    cfg = base if seed is None else dataclasses.replace(base, seed=seed)
+    # the seed reseeds the search; the supernet stays the one trained with the config's seed
+    cfg = base if seed is None else dataclasses.replace(base, seed=check_seed(seed))
+    ioe_backbones = parse_backbones(BackboneSpace(cfg.supernet), mode, backbones)
+    check_executor(executor, address, workers)
     run_dir = Path(run_dir) if run_dir else Path("runs") / cfg.name / f"{mode}-seed{cfg.seed}"
     platform = resolve_platform(cfg.search.platform)
+    if supernet is not None and not Path(supernet).is_file():
+        raise ConfigError("supernet", f"checkpoint {supernet} not found")
+    with run_lock(run_dir):
+        return _search(cfg, base, run_dir, mode, backbones, ioe_backbones, device, progress,
+                       report, supernet_dir, executor, address, workers, supernet, platform)
+
+
+def _search(cfg: HadasConfig, base: HadasConfig, run_dir: Path, mode: str,
+            backbones: str | None, ioe_backbones: list[Backbone], device: str, progress: bool,
+            report: Callable[[str], None], supernet_dir: str | Path | None, executor: str,
+            address: str | None, workers: int | None, supernet: str | Path | None,
+            platform: Platform) -> tuple[SearchResult, Path]:
     if supernet is not None:
         checkpoint = Path(supernet)
-        if not checkpoint.is_file():
-            raise ConfigError("--supernet", f"checkpoint {checkpoint} not found")
         supernet_dir = checkpoint.resolve().parent
         report(f"supernet: {checkpoint} (given)")
     else:
@@ -78,11 +92,7 @@ def search(config: str | Path | HadasConfig | None = None, run_dir: str | Path |
                     {"config": cfg.to_dict(), "mode": mode, "backbones": backbones})
         engine = BilevelSearch(cfg, evaluators, db, mode, report, pool)
         if mode == "ioe":
-            if not backbones:
-                raise ConfigError("--backbones", "mode ioe needs backbones, e.g. a0,a6 or max")
-            result = engine.run_ioe_only([resolve_arch(engine.space, a)
-                                          for a in backbones.split(";" if "{" in backbones
-                                                                   else ",")])
+            result = engine.run_ioe_only(ioe_backbones)
         elif mode == "conventional":
             result = engine.run_conventional(attentivenas_backbones(engine.space))
         elif mode == "random":
@@ -102,6 +112,33 @@ def search(config: str | Path | HadasConfig | None = None, run_dir: str | Path |
     write_report(run_dir)
     refresh_sibling_reports(run_dir, cfg.seed, report)
     return result, run_dir
+
+
+def check_seed(seed: object) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError("seed", f"must be an integer in 0..{MAX_SEED}, got {seed!r}")
+    return seed
+
+
+def parse_backbones(space: BackboneSpace, mode: str, backbones: str | None) -> list[Backbone]:
+    """The backbones of `--mode ioe` (names or JSON archs, `,`- or `;`-separated); [] otherwise."""
+    if mode != "ioe":
+        if backbones:
+            raise ConfigError("backbones", f"only mode ioe takes backbones, not mode {mode}")
+        return []
+    if not backbones or not backbones.strip():
+        raise ConfigError("backbones", "mode ioe needs backbones, e.g. a0,a6 or max")
+    return [resolve_arch(space, a) for a in backbones.split(";" if "{" in backbones else ",")]
+
+
+def check_executor(executor: str, address: str | None, workers: int | None) -> None:
+    if executor not in EXECUTORS:
+        raise ConfigError("executor", f"got {executor!r}", EXECUTORS)
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or not 1 <= workers <= MAX_WORKERS):
+        raise ConfigError("workers", f"must be an integer in 1..{MAX_WORKERS}, got {workers!r}")
+    if address is not None and executor != "ray":
+        raise ConfigError("address", f"only the ray executor takes an address, not {executor}")
 
 
 def refresh_sibling_reports(run_dir: Path, seed: int, report: Callable[[str], None]) -> None:

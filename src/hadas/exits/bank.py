@@ -22,7 +22,8 @@ from hadas.exits.cache import ExitCache, build_exit_cache
 from hadas.exits.heads import build_heads
 from hadas.exits.network import MultiExitNetwork
 from hadas.exits.training import train_exits
-from hadas.model import Supernet, read_checkpoint, save_atomic
+from hadas.errors import CorruptFileError
+from hadas.model import Supernet, read_stored_checkpoint, save_atomic
 from hadas.space import Backbone, candidate_positions
 from hadas.training.calibration import calibration_loader, inherit, recalibrate_bn
 from hadas.training.distributed import SINGLE, World
@@ -78,9 +79,9 @@ def prepare_exits(cfg: HadasConfig, supernet: Supernet, supernet_id: str, backbo
     heads = build_heads(sk, positions, cfg.exits.exit_channels, cfg.exits.confidence_head)
     net = MultiExitNetwork(backbone_net, heads.to(device, memory_format=torch.channels_last))
     bank_path, trained_now = folder / "bank.pt", False
-    stored = world.from_main(lambda: read_checkpoint(bank_path) if bank_path.exists() else None)
+    stored = world.from_main(lambda: read_stored_checkpoint(bank_path) if bank_path.exists() else None)
     if stored is not None:
-        heads.load_state_dict(stored["heads"])
+        load_stored_heads(bank_path, stored, heads, backbone, positions)
         history = stored["history"]
     else:
         t0 = time.perf_counter()
@@ -100,7 +101,13 @@ def prepare_exits(cfg: HadasConfig, supernet: Supernet, supernet_id: str, backbo
     def stored_or_built_cache() -> ExitCache:
         cache_path = folder / "cache.npz"
         if cache_path.exists():
-            return ExitCache.load(cache_path)
+            cache = ExitCache.load(cache_path)
+            if cache.positions != positions or cache.n_samples != len(data.split(
+                    cfg.data.eval_split)):
+                raise CorruptFileError(cache_path, f"it holds exits {list(cache.positions)} on "
+                                       f"{cache.n_samples} samples, this bank has "
+                                       f"{list(positions)} on the {cfg.data.eval_split} split")
+            return cache
         split = data.split(cfg.data.eval_split)
         loader = TensorLoader(split, cfg.evaluation.batch_size, mean=data.mean, std=data.std,
                               device=device)
@@ -117,3 +124,14 @@ def prepare_exits(cfg: HadasConfig, supernet: Supernet, supernet_id: str, backbo
 
     cache = world.from_main(stored_or_built_cache)  # evaluated once, on rank 0
     return ExitArtifacts(key, folder, net, cache, history, trained_now)
+
+
+def load_stored_heads(path: Path, stored: dict, heads: torch.nn.Module, backbone: Backbone,
+                      positions: tuple[int, ...]) -> None:
+    """Stored heads into `heads`, after checking they are this backbone's at these positions."""
+    if stored.get("backbone") != backbone.to_dict() or stored.get("positions") != list(positions):
+        raise CorruptFileError(path, "it holds the heads of another backbone or exit positions")
+    try:
+        heads.load_state_dict(stored["heads"])
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise CorruptFileError(path, f"its heads do not fit: {str(exc).splitlines()[0]}") from None

@@ -5,6 +5,7 @@ Stored compactly as a compressed .npz: predictions int16, correctness bool, scor
 """
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import torch
 
 from hadas.atomic import write_atomic
 from hadas.data import TensorLoader
+from hadas.errors import CorruptFileError
 from hadas.exits.heads import exit_scores
 from hadas.exits.network import MultiExitNetwork
 
@@ -50,10 +52,22 @@ class ExitCache:
 
     @classmethod
     def load(cls, path: str | Path) -> "ExitCache":
-        with np.load(path) as z:
-            return cls(tuple(int(p) for p in z["positions"]), z["labels"], z["pred"], z["correct"],
-                       z["max_softmax"], z["entropy"],
-                       z["confidence"] if "confidence" in z.files else None)
+        """A stored cache; CorruptFileError for a truncated or inconsistent file."""
+        try:
+            with np.load(path) as z:
+                cache = cls(tuple(int(p) for p in z["positions"]), z["labels"], z["pred"],
+                            z["correct"], z["max_softmax"], z["entropy"],
+                            z["confidence"] if "confidence" in z.files else None)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise CorruptFileError(path, f"{type(exc).__name__}: {exc}") from None
+        shape = (len(cache.positions) + 1, cache.n_samples)  # every exit, then the final classifier
+        arrays = [cache.pred, cache.correct, cache.max_softmax, cache.entropy]
+        if cache.confidence is not None:
+            arrays.append(cache.confidence)
+        if cache.labels.ndim != 1 or any(a.shape != shape for a in arrays):
+            raise CorruptFileError(path, f"arrays of shapes {[a.shape for a in arrays]} for "
+                                   f"{shape[0] - 1} exits and {shape[1]} samples")
+        return cache
 
 
 @torch.no_grad()

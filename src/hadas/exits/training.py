@@ -23,8 +23,9 @@ from tqdm import tqdm
 
 from hadas.config import ExitsConfig
 from hadas.data import DataSplits, TensorLoader
+from hadas.errors import CorruptFileError
 from hadas.exits.network import MultiExitNetwork
-from hadas.model import read_checkpoint, save_atomic
+from hadas.model import read_stored_checkpoint, save_atomic
 from hadas.training.distributed import SINGLE, World, weights_digest
 
 
@@ -70,11 +71,16 @@ def train_exits(net: MultiExitNetwork, data: DataSplits, cfg: ExitsConfig, check
                            {"params": other, "weight_decay": 0.0}],
                           lr=cfg.base_lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
     start, history = 0, []
-    state = world.from_main(lambda: read_checkpoint(checkpoint) if checkpoint.exists() else None)
+    state = world.from_main(
+        lambda: read_stored_checkpoint(checkpoint) if checkpoint.exists() else None)
     if state is not None:
-        heads.load_state_dict(state["heads"])
-        opt.load_state_dict(state["optimizer"])
-        start, history = state["epoch"], state["history"]
+        try:
+            heads.load_state_dict(state["heads"])
+            opt.load_state_dict(state["optimizer"])
+            start, history = int(state["epoch"]), list(state["history"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise CorruptFileError(checkpoint, f"not a training state of these heads: "
+                                   f"{str(exc).splitlines()[0] if str(exc) else exc!r}") from None
     world.broadcast_module(heads)
     loader = TensorLoader(data.train, cfg.batch_size, mean=data.mean, std=data.std, device=device,
                           shuffle=True, augment=augment, drop_last=True, seed=seed,

@@ -22,7 +22,6 @@ What the keys do not record, and what is assumed instead (written into the profi
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Sequence
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from hadas.errors import ConfigError
+from hadas.files import read_json
 from hadas.hardware.operations import Operation
 from hadas.hardware.platform import Platform
 from hadas.hardware.profile_format import Measured, OperationSample, Profile
@@ -107,16 +107,7 @@ def _number(value: Any, where: str) -> float:
 
 def read_lut(path: str | Path) -> dict[str, Any]:
     """One LUT file's mapping; one clear error for a missing, truncated or non-JSON file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError("lut", f"file not found: {path}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ConfigError("lut", f"{path} is not valid JSON (line {exc.lineno}, column "
-                          f"{exc.colno}): truncated or malformed") from None
-    except (UnicodeDecodeError, RecursionError):
-        raise ConfigError("lut", f"{path} is not a UTF-8 JSON look-up table") from None
+    data = read_json(path, "lut")
     if not isinstance(data, dict) or not data:
         raise ConfigError("lut", f"{path} must map layer keys to {{'lat', 'enrg'}}")
     return data

@@ -27,9 +27,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hadas.errors import ConfigError
+from hadas.files import read_yaml
 
 DOMAINS = ("cpu", "gpu", "emc")
 HOST_DOMAIN = "cpu"     # drives kernel launches
@@ -209,14 +208,7 @@ class Platform:
 
 def load_platform_file(path: str | Path) -> Platform:
     """Read and validate a platform YAML (shipped or calibrated)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError("platform", f"file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError:
-        raise ConfigError("platform", f"{path} is not valid YAML") from None
-    return platform_from_dict(data, source=str(path))
+    return platform_from_dict(read_yaml(path, "platform"), source=str(path))
 
 
 def platform_from_dict(data: Any, source: str | None = None) -> Platform:

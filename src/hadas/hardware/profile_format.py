@@ -32,6 +32,7 @@ from typing import Any
 
 from hadas.atomic import write_atomic
 from hadas.errors import ConfigError
+from hadas.files import read_json
 from hadas.hardware.operations import Operation
 
 FORMAT = "hadas-profile/2"
@@ -166,16 +167,7 @@ def append_sample(path: str | Path, sample: Sample) -> Profile:
 
 def read_profile(path: str | Path) -> Profile:
     """Read and validate a profile; ConfigError names the faulty field."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError("profile", f"file not found: {path}")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ConfigError("profile", f"{path} is not valid JSON (line {exc.lineno})") from None
-    except (UnicodeDecodeError, RecursionError):
-        raise ConfigError("profile", f"{path} is not a UTF-8 JSON profile") from None
-    return profile_from_dict(data, str(path))
+    return profile_from_dict(read_json(path, "profile"), str(path))
 
 
 def profile_from_dict(data: Any, where: str = "profile") -> Profile:

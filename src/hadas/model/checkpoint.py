@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from hadas.atomic import write_atomic
-from hadas.errors import CheckpointError
+from hadas.errors import CheckpointError, CorruptFileError
 
 FORMAT = "hadas-supernet/1"
 
@@ -60,6 +60,16 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(payload, Mapping):
         raise CheckpointError(f"{path}: expected a mapping with a 'state_dict'")
     return dict(payload)
+
+
+def read_stored_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A checkpoint hadas itself stored (exit banks, their training state); one that cannot be
+    read is a CorruptFileError that says how to recover."""
+    try:
+        return read_checkpoint(path)
+    except CheckpointError as exc:
+        problem = str(exc).removeprefix(f"cannot read checkpoint {path}: ")
+        raise CorruptFileError(path, problem.splitlines()[0] if problem else "unreadable") from None
 
 
 def load_supernet_state(model: nn.Module, payload: Mapping[str, Any],

@@ -7,12 +7,12 @@
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hadas.errors import HadasError
+from hadas.errors import ConfigError, HadasError
+from hadas.files import read_json
 
 
 @dataclass
@@ -36,14 +36,58 @@ class RunData:
         return self.result.get("scored", [])
 
 
+# what readers of result.json rely on: top-level key -> type, and the numbers of every DyNN
+_RESULT_KEYS: dict[str, type | tuple[type, ...]] = {
+    "name": str, "mode": str, "seed": int, "platform": str, "config": dict, "supernet": dict,
+    "hypervolume": list, "archive": list, "evaluated": list, "scored": list,
+    "breakdown": (list, type(None))}
+_DYNN_NUMBERS = ("top1", "latency_ms", "energy_mj")
+
+
 def read_result(run_dir: Path) -> dict[str, Any]:
+    """A run's result.json, checked for the shape every reader relies on."""
     path = run_dir / "result.json"
     if not path.is_file():
         raise HadasError(f"{path} not found: is {run_dir} a finished `hadas search` run?")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise HadasError(f"{path} is not valid JSON ({exc}): rerun `hadas search`") from None
+        data = read_json(path, "result")
+    except ConfigError as exc:
+        raise HadasError(f"{exc}: rerun `hadas search` to rewrite it") from None
+    problem = result_shape_problem(data)
+    if problem:
+        raise HadasError(f"{path} is not a hadas result ({problem}): rerun `hadas search` to "
+                         "rewrite it")
+    return data
+
+
+def result_shape_problem(data: Any) -> str | None:
+    """What is wrong with a result.json's shape, or None."""
+    if not isinstance(data, dict):
+        return f"a JSON {type(data).__name__}, not an object"
+    for key, kind in _RESULT_KEYS.items():
+        if key not in data:
+            return f"no {key!r}"
+        if not isinstance(data[key], kind) or isinstance(data[key], bool):
+            return f"{key!r} is a {type(data[key]).__name__}"
+    for i, entry in enumerate(data["archive"] + data["evaluated"]):
+        where = f"archive[{i}]" if i < len(data["archive"]) else "evaluated[...]"
+        dynn = entry.get("dynn") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or not isinstance(entry.get("backbone"), dict) \
+                or not isinstance(dynn, dict):
+            return f"{where} lacks a backbone and a dynn"
+        for key in _DYNN_NUMBERS:
+            if not _is_number(dynn.get(key)):
+                return f"{where}.dynn.{key} is {dynn.get(key)!r}, not a number"
+        for key in ("exits", "dvfs_hz", "provenance"):
+            if not isinstance(dynn.get(key), dict):
+                return f"{where}.dynn.{key} is {type(dynn.get(key)).__name__}, not an object"
+    if not all(_is_number(v) for v in data["hypervolume"]):
+        return "hypervolume holds a non-number"
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def load_run(run_dir: str | Path) -> RunData:

@@ -19,13 +19,13 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write `index.html` and its SVG figures to `out` (default RUN_DIR/report); its path."""
     run = load_run(run_dir)
     out = Path(out) if out is not None else run.directory / "report"
+    breakdown = run.result.get("breakdown")
+    page = render_page(run, has_breakdown=bool(breakdown))  # before anything is written
     out.mkdir(parents=True, exist_ok=True)
     front_plot(run, out / "front.svg")
     hypervolume_plot(run, out / "hypervolume.svg")
-    breakdown = run.result.get("breakdown")
     if breakdown:
         breakdown_plot(breakdown, out / "breakdown.svg")
-    page = render_page(run, has_breakdown=bool(breakdown))
     write_atomic(out / "index.html", lambda f: f.write(page), binary=False)
     return out / "index.html"
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hadas.errors import ConfigError
+from hadas.files import parse_json
 
 ARCH_KEYS = ("resolution", "width", "depth", "kernel_size", "expand_ratio")
 
@@ -71,11 +72,7 @@ class Backbone:
 
     @classmethod
     def from_json(cls, text: str) -> "Backbone":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError("arch", f"not valid JSON ({exc.msg} at column {exc.colno})") from None
-        return cls.from_dict(data)
+        return cls.from_dict(parse_json(text, "arch", "inline JSON"))
 
 
 def _is_int(v: Any) -> bool:

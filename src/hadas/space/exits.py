@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -55,6 +56,8 @@ class ExitPlan:
             object.__setattr__(self, "threshold", thresholds)
         else:
             object.__setattr__(self, "threshold", float(self.threshold))
+        if not all(math.isfinite(t) for t in self.thresholds):
+            raise ConfigError("exits.threshold", f"must be finite numbers, got {self.threshold}")
 
     @property
     def thresholds(self) -> tuple[float, ...]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hadas.errors import ConfigError
+from hadas.files import read_json
 from hadas.space.backbone import Backbone
 from hadas.space.backbone_space import BackboneSpace
 
@@ -48,6 +49,6 @@ def resolve_arch(space: BackboneSpace, text: str) -> Backbone:
         return reference_backbone(space, text)
     path = Path(text)
     if path.suffix == ".json" and path.is_file():
-        return space.validate(Backbone.from_json(path.read_text()))
+        return space.validate(Backbone.from_dict(read_json(path, "arch")))
     raise ConfigError("arch", f"{text!r} is neither a reference name, inline JSON nor a .json file",
                       REFERENCE_NAMES)

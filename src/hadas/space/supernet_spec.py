@@ -21,6 +21,12 @@ _MB_KEYS = {"c", "d", "k", "t", "s", "act_func", "se"}
 _STEM_KEYS = {"c", "s", "act_func"}
 _HEAD_KEYS = {"c", "act_func"}
 _TOP_KEYS = {"use_v3_head", "resolutions", *STAGES}
+# upper bounds that keep a typo from asking for terabytes (AttentiveNAS: 288 px, 1984 channels)
+MAX_RESOLUTION = 1024
+MAX_WIDTH = 8192
+MAX_DEPTH = 32
+MAX_KERNEL = 15
+MAX_EXPAND = 16
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,7 @@ class SupernetSpec:
                 raise ConfigError(f"{where}.{stage}", "missing stage", STAGES)
         if not isinstance(n_classes, int) or isinstance(n_classes, bool) or n_classes < 2:
             raise ConfigError("data.n_classes", f"must be an integer >= 2, got {n_classes!r}")
-        resolutions = _int_list(block.get("resolutions"), f"{where}.resolutions", minimum=8)
+        resolutions = _int_list(block.get("resolutions"), f"{where}.resolutions", 8, MAX_RESOLUTION)
         use_v3_head = block.get("use_v3_head", True)
         if use_v3_head is not True:
             raise ConfigError(f"{where}.use_v3_head", f"got {use_v3_head!r}; only the MobileNetV3 head "
@@ -104,13 +110,14 @@ def _reject_unknown(block: Mapping[str, Any], allowed: set[str], where: str) -> 
             raise ConfigError(f"{where}.{key}", "unknown key", sorted(allowed))
 
 
-def _int_list(value: Any, field: str, minimum: int) -> tuple[int, ...]:
+def _int_list(value: Any, field: str, minimum: int, maximum: int) -> tuple[int, ...]:
     if not isinstance(value, Sequence) or isinstance(value, str) or not value:
         raise ConfigError(field, f"must be a non-empty list of integers, got {value!r}")
     out = []
     for v in value:
-        if not isinstance(v, int) or isinstance(v, bool) or v < minimum:
-            raise ConfigError(field, f"every value must be an integer >= {minimum}, got {v!r}")
+        if not isinstance(v, int) or isinstance(v, bool) or not minimum <= v <= maximum:
+            raise ConfigError(field, f"every value must be an integer in {minimum}..{maximum}, "
+                              f"got {v!r}")
         out.append(v)
     if len(set(out)) != len(out):
         raise ConfigError(field, f"values must be distinct, got {list(value)}")
@@ -123,7 +130,7 @@ def _stage(name: str, block: Any, where: str) -> StageSpec:
     if not isinstance(block, Mapping):
         raise ConfigError(where, "must be a mapping", sorted(keys))
     _reject_unknown(block, keys, where)
-    widths = _int_list(block.get("c"), f"{where}.c", minimum=1)
+    widths = _int_list(block.get("c"), f"{where}.c", 1, MAX_WIDTH)
     act = block.get("act_func", "swish")
     if act not in ACTIVATIONS:
         raise ConfigError(f"{where}.act_func", f"unknown activation {act!r}", ACTIVATIONS)
@@ -132,12 +139,12 @@ def _stage(name: str, block: Any, where: str) -> StageSpec:
         raise ConfigError(f"{where}.s", f"got {stride!r}", [1, 2])
     if not is_mb:
         return StageSpec(name=name, widths=widths, stride=stride, act_func=act)
-    depths = _int_list(block.get("d"), f"{where}.d", minimum=1)
-    kernels = _int_list(block.get("k"), f"{where}.k", minimum=1)
+    depths = _int_list(block.get("d"), f"{where}.d", 1, MAX_DEPTH)
+    kernels = _int_list(block.get("k"), f"{where}.k", 1, MAX_KERNEL)
     for k in kernels:
         if k % 2 == 0:
             raise ConfigError(f"{where}.k", f"kernel sizes must be odd, got {k}", [3, 5, 7])
-    ratios = _int_list(block.get("t"), f"{where}.t", minimum=1)
+    ratios = _int_list(block.get("t"), f"{where}.t", 1, MAX_EXPAND)
     if name not in SEARCHED_EXPAND_STAGES and len(ratios) != 1:
         raise ConfigError(f"{where}.t", f"the HADAS encoding fixes the expand ratio of {name}; "
                           f"give exactly one value, got {list(ratios)}")
