@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hadas.errors import ConfigError
+from hadas.errors import ConfigError, CorruptFileError
 from hadas.exits import (ExitCache, ExitHead, ExitSimulator, build_heads, prepare_exits,
                          train_exits)
 from hadas.exits import bank as bank_module
@@ -223,3 +223,84 @@ def test_exit_training_resumes_after_a_crash(tiny_bank, tmp_path):
                            torch.device("cpu"), progress=False)
     assert [h["epoch"] for h in resumed] == [1, 2]
     assert resumed[1]["loss"] == pytest.approx(straight[1]["loss"], rel=1e-5)
+
+
+# --- corrupt banks ------------------------------------------------------------------------------
+
+def _copy_of_bank(tiny_bank, tmp_path):
+    import shutil
+    cfg, supernet, data, root, art = tiny_bank
+    copy = tmp_path / "banks"
+    shutil.copytree(root, copy)
+    return cfg, supernet, data, copy, copy / art.key
+
+
+def _prepare(cfg, supernet, data, root):
+    return prepare_exits(cfg, supernet, "untrained-0", supernet.space.largest(), data, root,
+                         torch.device("cpu"), progress=False)
+
+
+def _truncate(path, keep: float = 0.5) -> None:
+    raw = path.read_bytes()
+    path.write_bytes(raw[:int(len(raw) * keep)])
+
+
+def test_a_truncated_exit_cache_says_how_to_recover_and_is_rebuilt_once_deleted(
+        tiny_bank, tmp_path, monkeypatch):
+    cfg, supernet, data, root, folder = _copy_of_bank(tiny_bank, tmp_path)
+    first = tiny_bank[-1]
+    _truncate(folder / "cache.npz")
+    with pytest.raises(CorruptFileError) as info:
+        _prepare(cfg, supernet, data, root)
+    message = str(info.value)
+    assert "cache.npz is corrupt" in message and "delete it and rerun" in message
+    assert "\n" not in message
+    monkeypatch.setattr(bank_module, "train_exits", lambda *a, **k: pytest.fail("retrained"))
+    (folder / "cache.npz").unlink()
+    again = _prepare(cfg, supernet, data, root)  # the heads in bank.pt are reused
+    assert not again.trained_now and np.array_equal(again.cache.pred, first.cache.pred)
+
+
+def test_an_exit_cache_of_other_exits_is_refused_not_used(tiny_bank, tmp_path):
+    cfg, supernet, data, root, folder = _copy_of_bank(tiny_bank, tmp_path)
+    cache = ExitCache.load(folder / "cache.npz")
+    fewer = ExitCache(cache.positions[1:], cache.labels, cache.pred[1:], cache.correct[1:],
+                      cache.max_softmax[1:], cache.entropy[1:], None)
+    fewer.save(folder / "cache.npz")
+    with pytest.raises(CorruptFileError, match="holds exits"):
+        _prepare(cfg, supernet, data, root)
+    np.savez(folder / "cache.npz", positions=np.array(cache.positions), labels=cache.labels,
+             pred=cache.pred[:, :5], correct=cache.correct, max_softmax=cache.max_softmax,
+             entropy=cache.entropy)
+    with pytest.raises(CorruptFileError, match="shapes"):
+        ExitCache.load(folder / "cache.npz")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "other backbone"])
+def test_a_damaged_bank_file_says_how_to_recover(tiny_bank, tmp_path, damage):
+    cfg, supernet, data, root, folder = _copy_of_bank(tiny_bank, tmp_path)
+    bank = folder / "bank.pt"
+    if damage == "truncated":
+        _truncate(bank)
+    else:
+        stored = torch.load(bank, weights_only=False)
+        stored["backbone"] = supernet.space.smallest().to_dict()
+        torch.save(stored, bank)
+    with pytest.raises(CorruptFileError) as info:
+        _prepare(cfg, supernet, data, root)
+    assert "bank.pt is corrupt" in str(info.value) and "delete it and rerun" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_a_truncated_exit_training_state_says_how_to_recover(tiny_bank, tmp_path):
+    cfg, supernet, data, _, _ = tiny_bank
+    sub = supernet.extract(supernet.space.smallest()).eval()
+    net = MultiExitNetwork(sub, build_heads(sub.skeleton, (2, 4), 16))
+    ckpt = tmp_path / "training.pt"
+    torch.save({"heads": {}, "epoch": 1}, ckpt)  # written by something else
+    recipe = cfg.exits.__class__(exit_channels=16, epochs=1, warmup_epochs=0)
+    with pytest.raises(CorruptFileError, match="training.pt is corrupt"):
+        train_exits(net, data, recipe, ckpt, torch.device("cpu"), progress=False)
+    ckpt.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(CorruptFileError, match="delete it and rerun"):
+        train_exits(net, data, recipe, ckpt, torch.device("cpu"), progress=False)
