@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -200,3 +202,181 @@ def test_slow_client_times_out_with_408(tiny_cfg):
                 chunks.append(chunk)
             answer = b"".join(chunks).decode()
         assert answer.startswith("HTTP/1.1 408") and "not received within 0.3 s" in answer
+
+
+# -- hostile clients -----------------------------------------------------------------------------
+LIMIT_S = 1.0  # request_timeout_s of the hardened agent
+AUTH = f"Authorization: Bearer {TOKEN}\r\n"
+
+
+@pytest.fixture()
+def hardened(tiny_cfg) -> Iterator[tuple[str, list]]:
+    """A fake-board agent with small limits: 1 s per request, 3 connections, 64 KiB bodies."""
+    calls: list = []
+
+    def measure(request):
+        calls.append(request)
+        return {"segments": [], "dvfs": request.dvfs, "provenance": "measured"}
+
+    backend = AgentBackend("agx-xavier", {"sensors": {}}, dict(XAVIER.dvfs_hz),
+                           lambda r: None, measure, default_repeats=3)
+    EXAMPLE["arch"] = BackboneSpace(tiny_cfg.supernet).smallest().to_dict()
+    yield from ((url, calls) for url in serve(backend, request_timeout_s=LIMIT_S,
+                                              socket_timeout_s=LIMIT_S, max_connections=3))
+
+
+def connect(url: str) -> socket.socket:
+    host, port = url[len("http://"):].split(":")
+    return socket.create_connection((host, int(port)), timeout=5)
+
+
+def read_all(sock: socket.socket, timeout_s: float = 3.0) -> bytes:
+    """Everything until the agent closes (or `timeout_s`)."""
+    sock.settimeout(timeout_s)
+    chunks = []
+    try:
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    except (TimeoutError, ConnectionResetError):
+        pass
+    return b"".join(chunks)
+
+
+def answer_of(raw: bytes) -> tuple[int, dict]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+def assert_still_serves(url: str, calls: list) -> None:
+    n = len(calls)
+    status, body = call(url, "/v1/measure", json.dumps(EXAMPLE).encode())
+    assert status == 200 and body["dvfs"] == {"gpu": 624_750_000}
+    assert len(calls) == n + 1 and calls[-1].repeats == 2
+
+
+SLOW_PHASES = {  # what is sent at once, then one byte at a time
+    "request line": b"",
+    "headers": b"GET /v1/info HTTP/1.1\r\nHost: x\r\n",
+    "body": (f"POST /v1/measure HTTP/1.1\r\nHost: x\r\n{AUTH}Content-Length: 1000\r\n\r\n{{"
+             .encode()),
+}
+
+
+@pytest.mark.parametrize("phase", SLOW_PHASES)
+def test_slowloris_is_cut_off_at_the_request_limit(hardened, phase):
+    url, calls = hardened
+    prefix = SLOW_PHASES[phase]
+    start = time.monotonic()
+    with connect(url) as sock:
+        sock.sendall(prefix)
+        raw = b""
+        for _ in range(20):  # one byte every 0.3 s: each read is quick, the request is not
+            try:
+                sock.sendall(b" " if phase == "body" else b"G" if phase == "request line" else b"a")
+            except OSError:
+                break
+            sock.settimeout(0.3)
+            try:
+                raw = sock.recv(65536)
+            except TimeoutError:
+                continue
+            raw += read_all(sock)
+            break
+    elapsed = time.monotonic() - start
+    assert LIMIT_S - 0.05 < elapsed < LIMIT_S + 0.7, f"{phase}: cut off after {elapsed:.2f} s"
+    status, body = answer_of(raw)
+    assert status == 408 and "within 1 s (request_timeout_s)" in body["error"]
+    assert calls == []
+    assert_still_serves(url, calls)
+
+
+def test_connections_above_the_cap_get_503_at_once(hardened):
+    url, calls = hardened
+    idle = [connect(url) for _ in range(3)]  # hold every slot, saying nothing
+    try:
+        start = time.monotonic()
+        with connect(url) as extra:
+            raw = read_all(extra)
+        assert time.monotonic() - start < 0.5
+        status, body = answer_of(raw)
+        assert status == 503 and "3 connections open (max_connections)" in body["error"]
+        assert b"Retry-After: 1" in raw
+    finally:
+        for sock in idle:
+            sock.close()
+    deadline = time.monotonic() + 2  # closed clients give their slots back
+    while call(url, "/v1/info")[0] == 503 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert_still_serves(url, calls)
+
+
+def _raw(headers: str = "", body: bytes = b"", line: str = "POST /v1/measure") -> bytes:
+    """A request as sent: `line`, Host, the token, `headers`, then `body` (headers latin-1)."""
+    return f"{line} HTTP/1.1\r\nHost: x\r\n{AUTH}{headers}\r\n".encode("latin-1") + body
+
+
+def _post(body: bytes, headers: str = "") -> bytes:
+    return _raw(f"{headers}Content-Length: {len(body)}\r\n", body)
+
+
+def _measure_with(**fields) -> bytes:
+    return json.dumps({**EXAMPLE, **fields}).encode()
+
+
+NOT_A_LENGTH = "non-negative integer"
+MALFORMED = {  # name: (raw request or a function making it, expected status, error snippet)
+    "non-numeric length": (_raw("Content-Length: abc\r\n"), 400, NOT_A_LENGTH),
+    "5000-digit length": (_raw(f"Content-Length: {'5' * 5000}\r\n"), 413, "65536-byte limit"),
+    "negative length": (_raw("Content-Length: -1\r\n"), 400, NOT_A_LENGTH),
+    "non-ASCII digit length": (_raw("Content-Length: \xb2\r\n"), 400, NOT_A_LENGTH),
+    "two lengths": (_post(b"{}", "Content-Length: 2\r\n"), 400, "more than one Content-Length"),
+    "list length": (_raw("Content-Length: 2, 2\r\n", b"{}"), 400, NOT_A_LENGTH),
+    "chunked": (_raw("Transfer-Encoding: chunked\r\n", b"2\r\n{}\r\n0\r\n\r\n"), 411,
+                "Transfer-Encoding"),
+    "short body": (_raw("Content-Length: 50\r\n", b"{}"), 400, "body ended after 2 of 50"),
+    "body on GET": (_raw("Content-Length: 2\r\n", b"{}", "GET /v1/info"), 400, "GET takes no body"),
+    "30000-deep JSON": (_post(b"[" * 30000 + b"]" * 30000), 400, "deeper than 64 levels"),
+    "65-deep JSON": (_post(b'{"arch": {}, "exits": {"positions": ' + b"[" * 63 + b"]" * 63 + b"}}"),
+                     400, "deeper than 64 levels"),
+    "5000-digit JSON int": (_post(b'{"repeats": ' + b"5" * 5000 + b"}"), 400, "malformed JSON"),
+    "1e400 exit position": (lambda: _post(_measure_with(exits={"positions": [1e400]})), 400,
+                            "cannot convert float infinity"),
+    "bad UTF-8 body": (_post(b'{"arch": "\xff\xfe"}'), 400, "malformed JSON"),
+    "non-ASCII token": (b"GET /v1/info HTTP/1.1\r\nAuthorization: Bearer \xff\xfe\r\n\r\n", 401,
+                        "bearer token"),
+    "non-ASCII path": (_raw(line="GET /v1/\xff"), 404, "no such endpoint"),
+    "binary request line": (b"\x00\x01\x02 \xff\r\n\r\n", 400, ""),
+    "bad version": (b"GET /v1/info HTTP/1.x\r\n\r\n", 400, "version"),
+    "unknown method": (_raw(line="PATCH /v1/info"), 405, "PATCH"),
+    "header line of 70 KB": (_raw(f"X-Big: {'a' * 70000}\r\n", line="GET /v1/info"), 431, ""),
+    "101 headers": (_raw("X-A: 1\r\n" * 101, line="GET /v1/info"), 431, ""),
+}
+
+
+@pytest.mark.parametrize("name", MALFORMED)
+def test_malformed_request_is_4xx_and_the_agent_keeps_serving(hardened, name):
+    url, calls = hardened
+    raw, expected, snippet = MALFORMED[name]
+    raw = raw() if callable(raw) else raw  # EXAMPLE holds an arch once the fixture ran
+    with connect(url) as sock:
+        sock.sendall(raw)
+        sock.shutdown(socket.SHUT_WR)  # "short body": the client stops early
+        answer = read_all(sock)
+    status, body = answer_of(answer)
+    assert 400 <= status <= 499 and status == expected, (name, answer[:300])
+    assert snippet in body["error"] and "Traceback" not in answer.decode("latin-1")
+    assert calls == []
+    assert_still_serves(url, calls)
+
+
+@pytest.mark.parametrize("flag,value", [("--repeats", "0"), ("--repeats", "1001"),
+                                        ("--port", "70000"), ("--port", "-1")])
+def test_agent_serve_rejects_out_of_range_flags_before_starting(tmp_path, capsys, flag, value):
+    from hadas.cli.main import main
+
+    argv = ["agent", "serve", "--config", str(CONFIGS / "tiny-digits.yaml"), "--platform", "local",
+            "--token-file", str(tmp_path / "absent"), flag, value]
+    assert main(argv) == 2  # the absent token file is not even read
+    err = capsys.readouterr().err
+    assert err.startswith(f"hadas: error: {flag}: must be") and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []

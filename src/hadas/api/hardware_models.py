@@ -10,7 +10,8 @@ from hadas.config import HadasConfig
 from hadas.errors import ConfigError
 from hadas.hardware import (DEFAULT_PLATFORM, DvfsSetting, HardwareModel, Platform,
                             get_platform, list_platforms, resolve_platform)
-from hadas.hardware.calibration import calibrate, check, save_calibrated, split_samples
+from hadas.hardware.calibration import (calibrate, check, check_split, save_calibrated,
+                                        split_samples)
 from hadas.hardware.lut_import import import_luts
 from hadas.hardware.profile_format import Profile, read_profile, write_profile
 from hadas.space import BackboneSpace, ExitPlan, resolve_arch
@@ -93,6 +94,7 @@ def calibrate_platform(platform: str, profile: str | Path, out: str | Path,
                        config: str | Path | None = None, precision: str = "fp32",
                        mode: str | None = None, name: str | None = None) -> dict[str, Any]:
     """Fit `platform` to a measured profile, save the calibrated YAML to `out`; the fit report."""
+    check_split(train_fraction, seed)
     prof = read_profile(profile)
     base = resolve_platform(platform)
     _same_board(prof, base)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from hadas.cli import board, exits, export, hardware, report, search, supernet
 from hadas.errors import HadasError
@@ -14,8 +15,15 @@ from hadas.errors import HadasError
 AREAS = (supernet, exits, search, report, export, hardware, board)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with a usage error on one line (and where to find the usage), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\nsee `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hadas", description="Hardware-aware dynamic NAS.")
+    parser = Parser(prog="hadas", description="Hardware-aware dynamic NAS.")
     sub = parser.add_subparsers(dest="command", required=True)
     for area in AREAS:
         area.register(sub)

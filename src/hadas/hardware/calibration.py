@@ -425,10 +425,16 @@ def fit_energy(rows: Rows, model: HardwareModel, c: Coefficients
 
 # --- scores ----------------------------------------------------------------------------------
 
+def check_split(train_fraction: float, seed: int) -> None:
+    if isinstance(train_fraction, bool) or not 0.0 < train_fraction <= 1.0:  # NaN fails too
+        raise ConfigError("train_fraction", f"must be in (0, 1], got {train_fraction}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ConfigError("seed", f"must be an integer in 0..{2**32 - 1}, got {seed!r}")
+
+
 def split_samples(n: int, train_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Seeded training and held-out sample indices."""
-    if not 0.0 < train_fraction <= 1.0:
-        raise ConfigError("train_fraction", f"must be in (0, 1], got {train_fraction}")
+    check_split(train_fraction, seed)
     order = np.random.default_rng(seed).permutation(n)
     n_train = max(1, min(n, round(n * train_fraction)))
     return np.sort(order[:n_train]), np.sort(order[n_train:])

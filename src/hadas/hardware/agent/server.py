@@ -4,14 +4,24 @@
 needs `Authorization: Bearer <token>`. One measurement runs at a time; others wait up to
 `busy_wait_s`, then get 503. The measuring itself is injected (`AgentBackend`), so this module
 needs neither torch nor a model.
+
+Hostile clients are bounded by `AgentLimits`: the whole request (line, headers, body) must
+arrive within `request_timeout_s` (else 408 and close), at most `max_connections` are served at
+once (above: an immediate 503 with a JSON body, then close), and every malformed request gets a
+4xx JSON answer.
 """
 from __future__ import annotations
 
 import hmac
+import io
 import ipaddress
 import json
+import math
+import re
+import socket
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +33,8 @@ from hadas.errors import ConfigError, HadasError
 from hadas.hardware.agent.protocol import API, MeasureRequest, RequestError, parse_measure_request
 
 ROUTES = {f"{API}/info": "GET", f"{API}/measure": "POST"}
+MAX_PORT = 65535
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() also takes "²" and "١"
 
 
 @dataclass
@@ -41,9 +53,17 @@ class AgentBackend:
 @dataclass
 class AgentLimits:
     max_body_bytes: int = 64 * 1024
-    socket_timeout_s: float = 30.0   # reading a request
+    request_timeout_s: float = 20.0  # the whole request: line, headers and body (also idle time)
+    socket_timeout_s: float = 10.0   # one read or write
+    max_connections: int = 16        # served at once; more are answered 503 and closed
     busy_wait_s: float = 30.0        # waiting for the measurement in progress
     log: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr))
+
+    def __post_init__(self) -> None:
+        for name in ("max_body_bytes", "request_timeout_s", "socket_timeout_s",
+                     "max_connections", "busy_wait_s"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"AgentLimits.{name}", f"must be > 0, got {getattr(self, name)}")
 
 
 def read_token(path: str | Path) -> str:
@@ -58,8 +78,43 @@ def read_token(path: str | Path) -> str:
     return token
 
 
+class _DeadlineReader(io.RawIOBase):
+    """Socket reads that together must end by a deadline: each recv waits only for the time
+    left (and at most `read_timeout_s`), so a client trickling bytes cannot stretch a request."""
+
+    def __init__(self, sock: socket.socket, read_timeout_s: float):
+        self.sock = sock
+        self.read_timeout_s = read_timeout_s
+        self.limit_s = math.inf
+        self.deadline = math.inf
+        self.received = 0          # bytes of the current request
+        self.expired: str | None = None  # why the last read timed out
+
+    def start(self, limit_s: float) -> None:
+        self.limit_s, self.deadline = limit_s, time.monotonic() + limit_s
+        self.received, self.expired = 0, None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self.deadline - time.monotonic()
+        try:
+            if left <= 0:
+                raise TimeoutError("request deadline passed")
+            self.sock.settimeout(min(left, self.read_timeout_s))
+            n = self.sock.recv_into(buffer)
+        except TimeoutError:
+            self.expired = (f"{self.limit_s:g} s (request_timeout_s)" if left <= self.read_timeout_s
+                            else f"{self.read_timeout_s:g} s (socket_timeout_s, between bytes)")
+            raise
+        self.received += n
+        return n
+
+
 class AgentServer(ThreadingHTTPServer):
-    """Threaded HTTP server holding the backend, the token and the one-measurement lock."""
+    """Threaded HTTP server holding the backend, the token, the one-measurement lock and the
+    connection slots."""
 
     daemon_threads = True
 
@@ -69,12 +124,61 @@ class AgentServer(ThreadingHTTPServer):
         self.token = token.encode()
         self.limits = limits or AgentLimits()
         self.measure_lock = threading.Lock()
+        self.slots = threading.Semaphore(self.limits.max_connections)
         super().__init__(address, AgentHandler)
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host}:{port}"
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            self._refuse(request, client_address)
+            return
+        try:
+            super().process_request(request, client_address)  # the slot goes with the thread
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that vanished is one log line; anything else keeps its traceback."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):
+            self.limits.log(f"{client_address[0]} connection error: {type(exc).__name__}: {exc}")
+        else:
+            self.limits.log(traceback.format_exc())
+
+    def _refuse(self, request: socket.socket, client_address: Any) -> None:
+        """503 and close, without blocking the accepting thread."""
+        n = self.limits.max_connections
+        body = json.dumps({"error": f"busy: {n} connections open (max_connections); "
+                           "retry later"}).encode()
+        head = (f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n")
+        try:
+            request.setblocking(False)
+            request.send(head.encode() + body)
+        except OSError:
+            pass
+        self.limits.log(f"{client_address[0]} refused: {n} connections open")
+        self.shutdown_request(request)
+
+    def shutdown_request(self, request: Any) -> None:
+        try:
+            request.shutdown(socket.SHUT_WR)  # the answer leaves, followed by a FIN
+            request.setblocking(False)
+            request.recv(65536)  # unread bytes would turn the close into a reset, losing it
+        except OSError:
+            pass
+        self.close_request(request)
 
 
 class AgentHandler(BaseHTTPRequestHandler):
@@ -84,6 +188,32 @@ class AgentHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.timeout = self.server.limits.socket_timeout_s
         super().setup()
+        self.rfile.close()  # the socket stays open; reads go through the deadline instead
+        self.reader = _DeadlineReader(self.connection, self.timeout)
+        self.rfile = io.BufferedReader(self.reader)
+
+    def handle_one_request(self) -> None:
+        self.reader.start(self.server.limits.request_timeout_s)
+        self.answered = False
+        self.requestline, self.command, self.request_version = "", "", "HTTP/1.1"
+        super().handle_one_request()  # a timeout in the line or headers closes the connection
+        if self.reader.expired and self.reader.received and not self.answered:
+            self._send(408, {"error": f"request not received within {self.reader.expired}"})
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self.answered = True
+        self.connection.settimeout(self.server.limits.socket_timeout_s)  # reads shortened it
+        if self.request_version == "HTTP/0.9":  # also set for a bad request line: keep the status
+            self.request_version = "HTTP/1.0"
+        super().send_response(code, message)
+
+    def send_error(self, code: int, message: str | None = None,
+                   explain: str | None = None) -> None:
+        """The stdlib's answers (bad request line, header too long, ...) as JSON; an unknown
+        method is 405 like PUT and DELETE, not 501."""
+        if code == 501:
+            code, explain = 405, f"method {self.command!r} is not supported"
+        self._send(code, {"error": explain or message or "bad request"})
 
     def log_message(self, format: str, *args: Any) -> None:
         self.server.limits.log(f"{self.address_string()} {format % args}")
@@ -102,13 +232,16 @@ class AgentHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         try:
+            length = self._content_length()
             self._authorize()
             path = self.path.split("?", 1)[0]
             if path not in ROUTES:
                 raise RequestError(404, f"no such endpoint {path} (endpoints: {', '.join(ROUTES)})")
             if method != ROUTES[path]:
                 raise RequestError(405, f"{path} takes {ROUTES[path]}, not {method}")
-            body = self._body() if method == "POST" else b""
+            if method != "POST" and length:
+                raise RequestError(400, f"{method} takes no body")
+            body = self._body(length) if method == "POST" else b""
             self._send(200, self._info() if path.endswith("/info") else self._measure(body))
         except RequestError as exc:
             self._send(exc.status, {"error": str(exc)})
@@ -125,18 +258,38 @@ class AgentHandler(BaseHTTPRequestHandler):
                                                                  self.server.token):
             raise RequestError(401, "missing or wrong bearer token")
 
-    def _body(self) -> bytes:
-        length = self.headers.get("Content-Length")
-        if length is None or not length.isdigit():
+    def _content_length(self) -> int | None:
+        """The body size the headers announce (None: no body); bad framing is a 4xx."""
+        if "Transfer-Encoding" in self.headers:
+            raise RequestError(411, "Transfer-Encoding is not supported; send a Content-Length")
+        values = self.headers.get_all("Content-Length") or []
+        if not values:
+            return None
+        if len(values) > 1:
+            raise RequestError(400, "more than one Content-Length header")
+        digits = values[0].strip()
+        if not _DIGITS.fullmatch(digits):
+            raise RequestError(400, f"Content-Length must be a non-negative integer, got "
+                               f"{digits[:20]!r}")
+        limit = self.server.limits.max_body_bytes
+        digits = digits.lstrip("0") or "0"
+        if len(digits) > len(str(limit)):  # never int() of 5000 digits
+            raise RequestError(413, f"a {len(digits)}-digit body size is over the {limit}-byte "
+                               "limit")
+        if int(digits) > limit:
+            raise RequestError(413, f"body of {digits} bytes is over the {limit}-byte limit")
+        return int(digits)
+
+    def _body(self, length: int | None) -> bytes:
+        if length is None:
             raise RequestError(411, "a Content-Length header is required")
-        if int(length) > self.server.limits.max_body_bytes:
-            raise RequestError(413, f"body of {length} bytes is over the "
-                               f"{self.server.limits.max_body_bytes}-byte limit")
         try:
-            return self.rfile.read(int(length))
+            body = self.rfile.read(length)
         except TimeoutError:
-            raise RequestError(408, f"body not received within "
-                               f"{self.server.limits.socket_timeout_s:g} s") from None
+            raise RequestError(408, f"request not received within {self.reader.expired}") from None
+        if len(body) < length:
+            raise RequestError(400, f"body ended after {len(body)} of {length} bytes")
+        return body
 
     def _info(self) -> dict[str, Any]:
         b = self.server.backend
@@ -173,6 +326,13 @@ class AgentHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+def check_port(port: object, field: str = "port") -> int:
+    """`port` if it is an integer in 0..65535 (0: any free port), else ConfigError."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= MAX_PORT:
+        raise ConfigError(field, f"must be an integer in 0..{MAX_PORT}, got {port!r}")
+    return port
+
+
 def is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -183,6 +343,8 @@ def is_loopback(host: str) -> bool:
 def start_agent(backend: AgentBackend, token: str, host: str = "127.0.0.1", port: int = 0,
                 limits: AgentLimits | None = None) -> AgentServer:
     """Bind the agent (port 0: an ephemeral port, see `.url`); call `serve_forever()` on it."""
+    check_port(port)
+    MeasureRequest.check_repeats(backend.default_repeats, "default_repeats")
     server = AgentServer((host, port), backend, token, limits)
     if not is_loopback(host):
         server.limits.log(f"warning: listening on {host}: plain HTTP, the token and data travel "
