@@ -364,7 +364,7 @@ def test_malformed_or_truncated_lut_is_one_line_and_exit_2(tmp_path, capsys):
         assert code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, (name, err)
         assert err.startswith("hadas: error: lut: ") and not out.exists(), (name, err)
         errors[name] = err
-    assert "truncated or malformed" in errors["truncated.json"]
+    assert "is not valid JSON" in errors["truncated.json"]
     assert "'MBConvLayer-input:1_24_56_56-in_ch:24-kernel:3'" in errors["badkey.json"]
     assert "must be a number > 0" in errors["badvalue.json"]
     assert "mid_ch 100" in errors["mismatch.json"]

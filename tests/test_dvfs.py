@@ -185,9 +185,11 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-# SIGTERM's default action becomes SystemExit(143); an uncaught KeyboardInterrupt makes Python
-# end itself with SIGINT (status -2). Either way the clocks are back first.
-@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, -signal.SIGINT)])
+# SIGTERM's (SIGHUP's) default action becomes SystemExit(143) (129); an uncaught
+# KeyboardInterrupt makes Python end itself with SIGINT (status -2). Either way the clocks are
+# back first.
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, -signal.SIGINT),
+                                      (signal.SIGHUP, 129)])  # SIGHUP: a dropped SSH session
 def test_signal_in_the_middle_of_a_measurement_restores_clocks(board, sig, code):
     root, _ = board
     before = snapshot(root)

@@ -22,6 +22,7 @@ from hadas.api.supernet import configure
 from hadas.config import HadasConfig
 from hadas.errors import ConfigError
 from hadas.hardware.agent import AgentBackend, MeasureRequest, read_token, start_agent
+from hadas.hardware.agent.server import check_port
 from hadas.hardware.dvfs import DvfsControl
 from hadas.hardware.measure import PROVENANCE, Unavailable, energy_source, measure_segments
 from hadas.hardware.profile_format import (ProfileSample, SegmentSample, append_sample,
@@ -184,6 +185,8 @@ def serve_agent(config: str | Path | HadasConfig, platform: str, token_file: str
                 host: str = "127.0.0.1", port: int = 8765, exit_channels: int | None = None,
                 device: str = "auto", repeats: int = 50, sysfs_root: str | Path = "/") -> None:
     """Run the device agent until SIGINT/SIGTERM; the clocks are restored either way."""
+    check_port(port)  # before the token, the model or the clocks are touched
+    MeasureRequest.check_repeats(repeats, "repeats")
     token = read_token(token_file)
     with BoardMeasurer(config, platform, exit_channels, device, sysfs_root=sysfs_root) as measurer:
         server = start_agent(agent_backend(measurer, repeats), token, host, port)
@@ -256,8 +259,10 @@ def profile(config: str | Path, platform: str = LOCAL, n_archs: int = 8, dvfs_po
     rerun of the same command skips the samples already in the file."""
     from tqdm import tqdm
 
-    if n_archs < 1 or dvfs_points < 1 or repeats < 1:
-        raise ConfigError("--archs/--dvfs-points/--repeats", "must be >= 1")
+    for name, value, most in (("archs", n_archs, 100_000), ("dvfs_points", dvfs_points, 10_000)):
+        if not 1 <= value <= most:
+            raise ConfigError(name, f"must be an integer in 1..{most}, got {value}")
+    MeasureRequest.check_repeats(repeats, "repeats")
     out = Path(out)
     with BoardMeasurer(config, platform, exit_channels, device, warmup, sysfs_root=sysfs_root,
                        energy_window_s=energy_window_s, dvfs=dvfs) as measurer:
@@ -317,18 +322,23 @@ def _open_profile(path: Path, measurer: BoardMeasurer, config: str) -> set[str]:
 
 def parse_clocks(text: str) -> dict[str, int]:
     """`cpu=HZ,gpu=HZ,emc=HZ` (any subset; exponents allowed, e.g. 1.377e9) into Hz."""
+    from hadas.hardware.clocks import clock_hz
+
     out = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         domain, sep, number = part.partition("=")
-        try:
-            hz = float(number)
-        except ValueError:
-            hz = float("nan")
-        if not sep or hz != hz or hz != int(hz):
+        if not sep:
             raise ConfigError("--set", f"expected DOMAIN=HZ with a whole number of Hz, "
                               f"got {part!r}")
-        out[domain.strip()] = int(hz)
+        name = domain.strip()
+        hz = clock_hz(f"--set {name}", number.strip())  # finite, in range: int() is safe
+        if hz != int(hz):
+            raise ConfigError(f"--set {name}", f"{number.strip()!r} is not a whole number of Hz")
+        out[name] = int(hz)
     return out
+
+
+MAX_HOLD_S = 7 * 24 * 3600.0
 
 
 def pin_clocks(setting: Mapping[str, int], hold_s: float | None = None, dry_run: bool = False,
@@ -337,6 +347,9 @@ def pin_clocks(setting: Mapping[str, int], hold_s: float | None = None, dry_run:
     Returns what the board reported while pinned."""
     import time
 
+    if hold_s is not None and not 0 < hold_s <= MAX_HOLD_S:  # NaN fails too
+        raise ConfigError("hold_s", f"must be a number of seconds in (0, {MAX_HOLD_S:g}], got "
+                          f"{hold_s}")
     with DvfsControl(sysfs_root, dry_run=dry_run) as dvfs:
         applied = dvfs.apply(setting)
         print(f"{'dry-run: would pin' if dry_run else 'pinned'} "

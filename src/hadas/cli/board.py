@@ -5,7 +5,6 @@ import argparse
 import json
 
 from hadas import api
-from hadas.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,10 +46,6 @@ def _measure_args(p: argparse.ArgumentParser, repeats: int) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    # checked before the token, the model or the clocks are touched and before anything binds
-    if not 0 <= args.port <= 65535:
-        raise ConfigError("--port", f"must be in 0..65535 (0: any free port), got {args.port}")
-    api.board.MeasureRequest.check_repeats(args.repeats, "--repeats")
     api.board.serve_agent(args.config, args.platform, args.token_file, args.host, args.port,
                           args.exit_channels, args.device, args.repeats)
     return 0

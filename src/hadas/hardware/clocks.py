@@ -3,11 +3,34 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hadas.errors import ConfigError
 from hadas.hardware.platform import Platform
+
+MAX_CLOCK_HZ = 100_000_000_000  # 100 GHz: far above any SoC clock; a larger value is a typo
+
+
+def clock_hz(field: str, value: object) -> float:
+    """`value` (a number or numeric text, exponents allowed) as a finite clock in
+    (0, MAX_CLOCK_HZ] Hz, else ConfigError naming `field` (1e400, inf, nan, 0 Hz, 1e30 Hz)."""
+    if isinstance(value, bool):
+        raise ConfigError(field, f"{value!r} is not a number of Hz")
+    if isinstance(value, int):  # exact: float(10**400) would overflow
+        hz: float = value
+    else:
+        try:
+            hz = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError, OverflowError):
+            raise ConfigError(field, f"not a number: {value!r}") from None
+        if not math.isfinite(hz):
+            raise ConfigError(field, f"{value!r} is not a finite number of Hz")
+    if not 0 < hz <= MAX_CLOCK_HZ:
+        raise ConfigError(field, f"{value!r} Hz is not a clock frequency",
+                          f"above 0 and at most {MAX_CLOCK_HZ:.0e} Hz")
+    return hz
 
 
 @dataclass(frozen=True)
@@ -43,10 +66,8 @@ class DvfsSetting:
             domain, sep, number = part.partition("=")
             if not sep:
                 raise ConfigError("dvfs", f"expected DOMAIN=HZ, got {part!r}", platform.domains)
-            try:
-                values[domain.strip()] = float(number)
-            except ValueError:
-                raise ConfigError(f"dvfs.{domain.strip()}", f"not a number: {number!r}") from None
+            name = domain.strip()
+            values[name] = clock_hz(f"dvfs.{name}", number.strip())
         return cls.create(platform, values)
 
     def __getitem__(self, domain: str) -> int:
@@ -63,8 +84,8 @@ class DvfsSetting:
 def check_frequency(platform: Platform, domain: str, hz: float) -> int:
     """`hz` as an int if it is an entry of the domain's table, else ConfigError naming both."""
     table = platform.dvfs_hz[domain]
-    value = float(hz)
-    if isinstance(hz, bool) or not value.is_integer() or int(value) not in table:
+    value = float(clock_hz(f"dvfs.{domain}", hz))  # finite and in range: int() cannot overflow
+    if not value.is_integer() or int(value) not in table:
         shown = int(value) if value.is_integer() else value
         raise ConfigError(f"dvfs.{domain}", f"{shown} Hz is not in the {platform.name} {domain} "
                           "table", table)

@@ -38,8 +38,7 @@ class RunData:
 
 # what readers of result.json rely on: top-level key -> type, and the numbers of every DyNN
 _RESULT_KEYS: dict[str, type | tuple[type, ...]] = {
-    "name": str, "mode": str, "seed": int, "platform": str, "config": dict, "supernet": dict,
-    "hypervolume": list, "archive": list, "evaluated": list, "scored": list,
+    "name": str, "mode": str, "seed": int, "platform": str, "hypervolume": list, "archive": list, "evaluated": list, "scored": list,
     "breakdown": (list, type(None))}
 _DYNN_NUMBERS = ("top1", "latency_ms", "energy_mj")
 

@@ -12,7 +12,7 @@ from typing import Any
 from hadas.errors import ConfigError
 from hadas.hardware.dvfs.discover import discover
 from hadas.hardware.dvfs.domains import ClockDomain
-from hadas.hardware.dvfs.signals import cleanup_on_signals
+from hadas.hardware.dvfs.signals import cleanup_on_signals, critical
 from hadas.hardware.dvfs.sysfs import DvfsError, SysfsIO
 
 ORDER = ("gpu", "emc", "cpu")  # the published protocol: GPU, then EMC, then CPU
@@ -20,7 +20,8 @@ ORDER = ("gpu", "emc", "cpu")  # the published protocol: GPU, then EMC, then CPU
 
 class DvfsControl:
     """Clock control of one board. Use as a context manager: on normal exit, exception,
-    SIGINT or SIGTERM every value it changed is written back.
+    SIGINT, SIGTERM or SIGHUP every value it changed is written back. Each domain's pin and the
+    whole restore are critical sections: a signal waits for them to finish (signals.py).
 
     `apply({"cpu": Hz, "gpu": Hz, "emc": Hz})` accepts any subset of the domains found;
     frequencies must be in the board's own lists; values are read back after `settle_s`."""
@@ -63,9 +64,10 @@ class DvfsControl:
         with self._lock:
             for name in sorted(wanted, key=ORDER.index):
                 domain = self.domains[name]
-                if name not in self._saved:
-                    self._saved[name] = domain.snapshot()
-                domain.pin(wanted[name])
+                with critical():  # saved and pinned together, or a signal restores half a pin
+                    if name not in self._saved:
+                        self._saved[name] = domain.snapshot()
+                    domain.pin(wanted[name])
             return wanted if self.dry_run else self._verify(wanted)
 
     def _verify(self, wanted: dict[str, int]) -> dict[str, int]:
@@ -92,17 +94,19 @@ class DvfsControl:
             time.sleep(0.05)
 
     def restore(self) -> None:
-        """Write back every original value changed so far, in reverse order (idempotent)."""
-        with self._lock:
+        """Write back every original value changed so far, in reverse order (idempotent). Every
+        domain is tried; one that is not fully restored stays saved, so a later call retries it;
+        one DvfsError reports them all."""
+        with self._lock, critical():
             errors = []
             for name in sorted(self._saved, key=ORDER.index, reverse=True):
                 domain: ClockDomain = self.domains[name]
                 try:
-                    if domain.snapshot() != self._saved[name]:  # untouched: nothing to write
-                        domain.restore(self._saved[name])
+                    domain.restore(self._saved[name])  # writes only nodes that differ
                 except DvfsError as exc:
                     errors.append(str(exc))
-            self._saved.clear()
+                else:
+                    del self._saved[name]
             if errors:
                 raise DvfsError("restoring clocks failed: " + "; ".join(errors))
 

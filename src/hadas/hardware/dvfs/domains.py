@@ -8,18 +8,64 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hadas.hardware.dvfs.sysfs import SysfsIO
+from hadas.hardware.dvfs.sysfs import DvfsError, SysfsIO
+
+RESTORE_ROUNDS = 3  # a min/max pair needs at most two; the third absorbs a transient refusal
+
+
+def range_order(io: SysfsIO, min_path: Path, max_path: Path, new_min: int) -> tuple[Path, Path]:
+    """The write order that keeps min <= max after every single write: max first when the new
+    minimum is above the current maximum (raising), else min first (also when max is unreadable)."""
+    try:
+        raising = new_min > io.read_int(max_path)
+    except DvfsError:
+        raising = False
+    return (max_path, min_path) if raising else (min_path, max_path)
 
 
 def write_range(io: SysfsIO, min_path: Path, max_path: Path, new_min: int, new_max: int) -> None:
-    """Set a min/max pair so that min <= max holds after every single write: when the new
-    minimum is above the current maximum (raising), max goes first; otherwise min goes first."""
-    if new_min > io.read_int(max_path):
-        io.write(max_path, new_max)
-        io.write(min_path, new_min)
-    else:
-        io.write(min_path, new_min)
-        io.write(max_path, new_max)
+    """Set a min/max pair in the order of `range_order`; the first refused write raises."""
+    values = {min_path: new_min, max_path: new_max}
+    for path in range_order(io, min_path, max_path, new_min):
+        io.write(path, values[path])
+
+
+def restore_nodes(io: SysfsIO, targets: list[tuple[Path, int]], what: str) -> None:
+    """Write every node back to its value, each one independently of the others: a refused write
+    is retried after the rest (the min <= max order can refuse a first try), up to
+    RESTORE_ROUNDS rounds. Nodes already holding their value are not written. One DvfsError
+    names every node still wrong at the end."""
+    todo = list(targets)
+    failures: dict[Path, str] = {}
+    for _ in range(RESTORE_ROUNDS):
+        failures = {}
+        for path, value in todo:
+            try:
+                if _holds(io, path, value):
+                    continue
+                io.write(path, value)
+            except DvfsError as exc:
+                failures[path] = str(exc)
+        todo = [(p, v) for p, v in todo if p in failures]
+        if not todo:
+            return
+    raise DvfsError(f"{what}: " + "; ".join(failures.values()))
+
+
+def _holds(io: SysfsIO, path: Path, value: int) -> bool:
+    try:
+        return io.read_int(path) == value
+    except DvfsError:
+        return False  # unreadable: write it anyway
+
+
+def restore_range(io: SysfsIO, pairs: list[tuple[Path, Path, int, int]], what: str) -> None:
+    """Restore min/max pairs (min_path, max_path, min, max), each pair in its safe order."""
+    targets = []
+    for min_path, max_path, lo, hi in pairs:
+        values = {min_path: lo, max_path: hi}
+        targets += [(p, values[p]) for p in range_order(io, min_path, max_path, lo)]
+    restore_nodes(io, targets, what)
 
 
 @dataclass
@@ -60,8 +106,8 @@ class CpuDomain:
         return [self.io.read_int(p / "scaling_cur_freq") * 1000 for p in self.policies]
 
     def restore(self, snapshot: dict[Path, tuple[int, int]]) -> None:
-        for p, (lo, hi) in snapshot.items():
-            write_range(self.io, p / "scaling_min_freq", p / "scaling_max_freq", lo, hi)
+        restore_range(self.io, [(p / "scaling_min_freq", p / "scaling_max_freq", lo, hi)
+                                for p, (lo, hi) in snapshot.items()], self.name)
 
 
 @dataclass
@@ -90,7 +136,8 @@ class DevfreqDomain:
         return [self.io.read_int(self.path / "cur_freq")]
 
     def restore(self, snapshot: tuple[int, int]) -> None:
-        write_range(self.io, self.path / "min_freq", self.path / "max_freq", *snapshot)
+        restore_range(self.io, [(self.path / "min_freq", self.path / "max_freq", *snapshot)],
+                      self.name)
 
 
 # EMC rates are >= 40.8 MHz; a list whose largest value is below this is in kHz (some bpmp
@@ -129,9 +176,10 @@ class BpmpEmcDomain:
         return [self.io.read_int(self.clk / "rate")]
 
     def restore(self, snapshot: tuple[int, int]) -> None:
+        """The rate first, then the lock; a refused rate still unlocks (and is retried)."""
         locked, rate = snapshot
-        self.io.write(self.clk / "rate", rate)
-        self.io.write(self.clk / "mrq_rate_locked", locked)
+        restore_nodes(self.io, [(self.clk / "rate", rate), (self.clk / "mrq_rate_locked", locked)],
+                      self.name)
 
 
 ClockDomain = CpuDomain | DevfreqDomain | BpmpEmcDomain
