@@ -53,16 +53,24 @@ def result(run_dir) -> dict:
 
 
 @pytest.fixture(scope="module")
-def bundle(run_dir, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("bundle") / "dynn0"
-    export_api.export_dynn(run_dir, 0, out, device="cpu")
+def pick(result) -> int:
+    """The first archive DyNN that sends samples out early (which one it is depends on the
+    CPU's floating-point kernels: the 1-epoch supernet is barely trained)."""
+    return next((i for i, e in enumerate(result["archive"]) if e["dynn"]["exit_rates"][-1] < 1.0),
+                0)
+
+
+@pytest.fixture(scope="module")
+def bundle(run_dir, pick, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bundle") / f"dynn{pick}"
+    export_api.export_dynn(run_dir, pick, out, device="cpu")
     return out
 
 
 @pytest.fixture(scope="module")
-def rebuilt(run_dir):
+def rebuilt(run_dir, pick):
     """The DyNN's network and data, rebuilt the way the export does."""
-    picked = pick_dynn(run_dir, 0)
+    picked = pick_dynn(run_dir, pick)
     art, data = rebuild(picked, torch.device("cpu"))
     return picked, art, data
 
@@ -83,9 +91,9 @@ def _cli(argv: list[str]) -> int:
     return cli_main.main(argv)
 
 
-def test_program_reproduces_the_runs_top1_and_exit_rates_exactly(bundle, result, rebuilt):
+def test_program_reproduces_the_runs_top1_and_exit_rates_exactly(bundle, result, rebuilt, pick):
     picked, art, data = rebuilt
-    dynn = result["archive"][0]["dynn"]
+    dynn = result["archive"][pick]["dynn"]
     plan = ExitPlan.from_dict(dynn["exits"])
     split = data.split(picked.cfg.data.eval_split)
     loader = TensorLoader(split, picked.cfg.evaluation.batch_size, mean=data.mean, std=data.std)
@@ -190,11 +198,11 @@ def test_every_onnx_piece_matches_its_torch_module(bundle, rebuilt):
                     x = feats
 
 
-def test_manifest_describes_the_run_and_lists_every_file(bundle, result):
+def test_manifest_describes_the_run_and_lists_every_file(bundle, result, pick):
     from hadas.api.board import parse_clocks
 
     m = json.loads((bundle / "manifest.json").read_text())
-    entry, dynn = result["archive"][0], result["archive"][0]["dynn"]
+    entry, dynn = result["archive"][pick], result["archive"][pick]["dynn"]
     assert m["arch"] == entry["backbone"]
     assert {k: m["exit_plan"][k] for k in ("positions", "policy", "threshold")} == dynn["exits"]
     assert m["dvfs"]["hz"] == {d: int(v) for d, v in dynn["dvfs_hz"].items()}
