@@ -182,7 +182,7 @@ def test_client_round_trip_and_errors(local_agent, tiny_cfg):
 
 def test_token_file_must_hold_a_real_secret(tmp_path):
     (tmp_path / "t").write_text("short\n")
-    with pytest.raises(ConfigError, match="--token-file"):
+    with pytest.raises(ConfigError, match="token_file"):
         read_token(tmp_path / "t")
     (tmp_path / "t").write_text(f"  {TOKEN}\n")
     assert read_token(tmp_path / "t") == TOKEN

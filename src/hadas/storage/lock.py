@@ -25,8 +25,12 @@ LOCK_NAME = "search.lock"
 def run_lock(run_dir: str | Path) -> Iterator[Path]:
     """Hold the run directory's lock (creating the directory); RunDatabaseError if taken."""
     path = Path(run_dir) / LOCK_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise RunDatabaseError(f"cannot use {path.parent} as a run directory: "
+                               f"{exc.strerror or exc}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from hadas.errors import ConfigError, HadasError
+from hadas.files import read_text
 from hadas.hardware.agent.protocol import API, MeasureRequest, RequestError, parse_measure_request
 
 ROUTES = {f"{API}/info": "GET", f"{API}/measure": "POST"}
@@ -68,12 +69,9 @@ class AgentLimits:
 
 def read_token(path: str | Path) -> str:
     """The shared secret from a file (surrounding whitespace ignored); empty is an error."""
-    try:
-        token = Path(path).read_text().strip()
-    except OSError as exc:
-        raise ConfigError("--token-file", f"cannot read {path}: {exc.strerror or exc}") from None
+    token = read_text(path, "token_file").strip()
     if len(token) < 16:
-        raise ConfigError("--token-file", f"{path} holds {len(token)} characters; use at least "
+        raise ConfigError("token_file", f"{path} holds {len(token)} characters; use at least "
                           "16 random ones, e.g. from secrets.token_hex(32)")
     return token
 
