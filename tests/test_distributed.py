@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -91,12 +92,30 @@ def two_ranks(tmp_path_factory) -> tuple[Path, list[dict]]:
     return root / "run", sorted(json_lines(done.stdout), key=lambda r: r["rank"])
 
 
+# Tolerances for a machine whose kernels differ from the fixture writer's, measured on the
+# reference run (sketch distances, BN running statistics included): the same code on AVX-512
+# kernels instead of AVX2 moved the supernet by 2.3 %, the exit heads by 6.1 % and the epoch-2
+# loss by 0.0023; a real change, base_lr 0.1 -> 0.095, moved them by 11 %, 18 % and 0.015.
+WEIGHT_DRIFT = {"supernet": 0.05, "exit_bank": 0.11}
+LOSS_DRIFT = 0.006
+
+
+def relative_distance(a: list[float], b: list[float]) -> float:
+    a_, b_ = np.asarray(a), np.asarray(b)
+    return float(np.linalg.norm(a_ - b_) / np.linalg.norm(b_))
+
+
 def test_single_process_training_gives_the_weights_it_gave_before(reference):
     _, result = reference
     stored = json.loads(FIXTURE.read_text())
-    assert result["supernet"] == stored["supernet"], "supernet weights changed on one process"
-    assert result["exit_bank"] == stored["exit_bank"], "exit heads changed on one process"
-    assert result["loss_max"] == stored["loss_max"]
+    if result["supernet"] == stored["supernet"]:  # a machine with the writer's kernels
+        assert result["exit_bank"] == stored["exit_bank"], "exit heads changed on one process"
+        assert result["loss_max"] == stored["loss_max"]
+        return
+    for name, tolerance in WEIGHT_DRIFT.items():
+        drift = relative_distance(result[f"{name}_sketch"], stored[f"{name}_sketch"])
+        assert drift < tolerance, f"{name} weights changed on one process ({drift:.2%})"
+    assert result["loss_max"] == pytest.approx(stored["loss_max"], abs=LOSS_DRIFT)
 
 
 def test_two_ranks_end_with_identical_weights_and_a_close_loss(two_ranks):

@@ -44,9 +44,16 @@ def test_paired_counts_wins_and_uses_the_exact_wilcoxon_test():
 
 
 def _result(mode: str, seed: int, hv: float, energies: list[float]) -> dict:
-    archive = [{"dynn": {"top1": 90.0 - i, "energy_mj": e}} for i, e in enumerate(energies)]
-    return {"mode": mode, "seed": seed, "hypervolume": [hv - 0.1, hv], "archive": archive,
-            "reference_point": [100.0, 5.0, 9.0]}
+    """A result.json with every key its reader checks (`report.run.result_shape_problem`)."""
+    def dynn(top1: float, energy_mj: float) -> dict:
+        return {"top1": top1, "latency_ms": 1.0, "energy_mj": energy_mj, "dvfs_hz": {},
+                "exits": {"positions": [3], "policy": "max_softmax", "threshold": 0.8},
+                "provenance": {"latency_ms": "modelled", "energy_mj": "modelled"}}
+    archive = [{"backbone": {"resolution": 32}, "dynn": dynn(90.0 - i, e), "generation": 0}
+               for i, e in enumerate(energies)]
+    return {"name": "tiny-digits", "mode": mode, "seed": seed, "platform": "local",
+            "hypervolume": [hv - 0.1, hv], "archive": archive, "evaluated": [], "scored": [],
+            "breakdown": None, "reference_point": [100.0, 5.0, 9.0]}
 
 
 def test_groups_pair_by_seed_and_refuse_different_seeds():
