@@ -1,6 +1,8 @@
 """The supernet: weight sharing, extraction, and agreement with the pure-Python skeleton."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -8,7 +10,7 @@ from torch import nn
 
 from hadas.model import Supernet, create_supernet
 from hadas.model.flops import count_macs
-from hadas.space import reference_backbone
+from hadas.space import BackboneSpace, reference_backbone
 
 
 def _randomise_bn(net: nn.Module, seed: int = 0) -> None:
@@ -149,3 +151,64 @@ def test_gradients_reach_only_the_active_weights(tiny_cfg):
             assert all(g is None for g in grads)
     w = net.stem.conv.weight.grad
     assert w[sk.stem_channels:].abs().sum() == 0 and w[: sk.stem_channels].abs().sum() > 0
+
+
+def _with_rates(cfg, dropout: float = 0.5, drop_connect: float = 0.3) -> Supernet:
+    torch.manual_seed(0)
+    return Supernet(cfg.supernet, dropout=dropout, drop_connect=drop_connect)
+
+
+def test_drop_connect_only_on_identity_shortcut_blocks_of_the_last_two_stages(tiny_cfg):
+    # tiny supernet blocks: mb6 = 11, 12, 13 (11 strided), mb7 = 14, 15; 16 in all
+    net, space = _with_rates(tiny_cfg), BackboneSpace(tiny_cfg.supernet)
+    largest = space.largest()  # mb6 64 channels, mb7 72: block 14's shortcut is a 1x1 conv
+    assert net.drop_connect_rates(space.skeleton(largest)) == pytest.approx(
+        {12: 0.3 * 12 / 16, 13: 0.3 * 13 / 16, 15: 0.3 * 15 / 16})
+    # mb6 one (strided) block, mb7 as wide as mb6: mb7's first block has the identity now
+    same = space.validate(dataclasses.replace(
+        largest, depth=largest.depth[:5] + (1, 2), width=largest.width[:7] + (64, 192)))
+    assert net.drop_connect_rates(space.skeleton(same)) == pytest.approx(
+        {14: 0.3 * 14 / 16, 15: 0.3 * 15 / 16})
+    # the smallest: mb6 one strided block, mb7 one block of 56 -> 64 channels: none at all
+    assert net.drop_connect_rates(space.skeleton(space.smallest())) == {}
+    assert _with_rates(tiny_cfg, drop_connect=0.0).drop_connect_rates() == {}
+
+
+def test_the_cifar100_rates_count_the_37_supernet_blocks(cifar100_cfg):
+    net = Supernet(cifar100_cfg.supernet, drop_connect=0.2)
+    sk = net.space.skeleton(net.space.largest())
+    rates = net.drop_connect_rates(sk)
+    by_index = {b.supernet_index: b for b in sk.blocks}
+    assert len(net.blocks) == 37 and rates
+    for i, rate in rates.items():
+        assert by_index[i].stage in ("mb6", "mb7") and by_index[i].identity_shortcut
+        assert rate == pytest.approx(0.2 * i / 37)
+    assert {b.supernet_index for b in sk.blocks if b.stage in ("mb6", "mb7")
+            and b.in_channels == b.out_channels and b.stride == 1} == set(rates)
+
+
+def test_dropout_and_drop_connect_only_in_a_regularised_training_pass(tiny_cfg, monkeypatch):
+    import hadas.model.supernet as supernet_module
+
+    calls: list[float] = []
+    real = supernet_module.drop_connect
+
+    def record(x, rate, training):
+        calls.append(rate)
+        return real(x, rate, training)
+
+    monkeypatch.setattr(supernet_module, "drop_connect", record)
+    net = _with_rates(tiny_cfg).train()
+    x = torch.randn(8, 3, 8, 8)
+    with torch.no_grad():
+        plain = net(x)
+        assert all(r == 0.0 for r in calls)
+        torch.testing.assert_close(net(x), plain, rtol=0, atol=0)  # nothing random in it
+        calls.clear()
+        assert not torch.equal(net(x, regularize=True), plain)
+        assert sorted(r for r in calls if r > 0) == pytest.approx([0.3 * i / 16 for i in (12, 13, 15)])
+        net.eval()
+        calls.clear()
+        torch.testing.assert_close(net(x, regularize=True), net(x), rtol=0, atol=0)
+        assert all(r == 0.0 for r in calls)
+    assert net.extract().dropout.p == 0.0  # evaluated and BN re-estimated without dropout

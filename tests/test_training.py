@@ -14,6 +14,7 @@ import yaml
 
 from hadas.config import load_config
 from hadas.model import read_checkpoint
+from hadas.space import BackboneSpace
 from hadas.training import train_supernet, warmup_cosine_lr
 
 from conftest import CONFIGS
@@ -127,3 +128,63 @@ def test_training_runs_on_cuda_with_mixed_precision(tmp_path):
     cfg = load_config(_tiny_config(tmp_path, epochs=1))
     result = train_supernet(cfg, tmp_path / "run", torch.device("cuda"), progress=False)
     assert os.path.exists(result.checkpoint)
+
+
+def test_only_the_largest_of_a_sandwich_step_gets_dropout_and_drop_connect(tmp_path,
+                                                                           monkeypatch):
+    """One training step, every forward pass watched: dropout is seen as a classifier input
+    that differs from the head's output, drop-connect as a residual branch it rescaled."""
+    import dataclasses
+
+    import hadas.model.supernet as supernet_module
+    import hadas.training.supernet_trainer as trainer
+    from hadas.config import config_from_dict
+    from hadas.data import load_data
+
+    dropout, rate = 0.5, 0.3
+    data = yaml.safe_load((CONFIGS / "tiny-digits.yaml").read_text())
+    data["model"].update(dropout=dropout, drop_connect=rate)
+    data["train"].update(epochs=1, warmup_epochs=0, batch_size=16, num_random_subnets=3)
+    cfg = config_from_dict(data)
+    splits = load_data(cfg.data)
+    splits = dataclasses.replace(splits, train=splits.train.subset(torch.arange(16)))  # 1 step
+
+    passes: list[dict] = []
+    current: list[int] = []  # supernet index of the block running now
+    real_drop_connect, real_create = supernet_module.drop_connect, trainer.create_supernet
+
+    def watched_drop_connect(x, p, training):
+        out = real_drop_connect(x, p, training)
+        if not torch.equal(out, x):
+            passes[-1]["drop_connect"][current[-1]] = p
+        return out
+
+    def watched_create(cfg_):
+        net = real_create(cfg_)
+        net.register_forward_pre_hook(lambda m, args: passes.append(
+            {"backbone": m.active.backbone, "drop_connect": {}}))
+        net.head.register_forward_hook(lambda m, args, out: passes[-1].update(head=out))
+        net.classifier.register_forward_pre_hook(lambda m, args: passes[-1].update(
+            dropout=not torch.equal(args[0], passes[-1]["head"])))
+        for i, block in enumerate(net.blocks):
+            block.register_forward_pre_hook(lambda m, args, i=i: current.append(i))
+        return net
+
+    monkeypatch.setattr(supernet_module, "drop_connect", watched_drop_connect)
+    monkeypatch.setattr(trainer, "create_supernet", watched_create)
+    train_supernet(cfg, tmp_path / "run", torch.device("cpu"), data=splits, progress=False)
+
+    space = BackboneSpace(cfg.supernet)
+    assert len(passes) == 2 + 3  # largest, smallest, 3 random
+    assert passes[0]["backbone"] == space.largest()
+    assert passes[1]["backbone"] == space.smallest()
+    n = sum(max(stage.depths) for stage in cfg.supernet.mb_stages)  # 16 supernet blocks
+    largest = space.skeleton(space.largest())
+    expected = {b.supernet_index: rate * b.supernet_index / n for b in largest.blocks
+                if b.stage in ("mb6", "mb7") and b.in_channels == b.out_channels
+                and b.stride == 1}
+    assert sorted(expected) == [12, 13, 15]  # mb6's strided first block, mb7's 64->72 one: none
+    assert passes[0]["dropout"] is True
+    assert passes[0]["drop_connect"] == pytest.approx(expected)
+    for p in passes[1:]:
+        assert p["dropout"] is False and p["drop_connect"] == {}, p["backbone"]

@@ -3,6 +3,12 @@
 `activate(backbone)` selects a sub-network in place (weight sharing, used for training);
 `extract(backbone)` returns a static `SubNetwork` holding copies of the inherited weights.
 Both give the same outputs in eval mode (tested).
+
+Regularisation follows the AttentiveNAS training recipe: dropout before the classifier and
+drop-connect only in a forward pass asked for with `regularize=True` (the trainer asks for it for
+the largest sub-network of each sandwich step), and drop-connect only on the identity-shortcut
+blocks of the last two stages (see `Supernet.drop_connect_rates`). Evaluation, BN re-estimation
+and extracted sub-networks run without either.
 """
 from __future__ import annotations
 
@@ -50,6 +56,8 @@ class SharedMBBlock(nn.Module):
         self.shortcut = SharedConv2d(max_in, max_out)
 
     def forward(self, x: torch.Tensor, b: Block, drop_rate: float = 0.0) -> torch.Tensor:
+        """`drop_rate`: drop-connect of the residual branch (the supernet passes it only where
+        the shortcut is the identity)."""
         y = self.expand(x, b.mid_channels) if b.expand_ratio != 1 else x
         y = self.depthwise(y, kernel=b.kernel, stride=b.stride)
         if b.se:
@@ -103,22 +111,42 @@ class Supernet(nn.Module):
         self.active = self.space.skeleton(backbone)
         return self.active
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def drop_connect_rates(self, skeleton: Skeleton | None = None) -> dict[int, float]:
+        """Drop-connect rate per supernet block index for a regularised pass of a sub-network
+        (default: the active one); blocks left out get none. AttentiveNAS's rule: only blocks
+        of the last two stages whose shortcut is the identity in *this* sub-network (active
+        channels in == out, stride 1), at `drop_connect x supernet_index / len(blocks)`. A
+        stage's first block is strided or changes channels in most sub-networks (then its
+        shortcut is pooled or a 1x1 conv); the blocks after it always have the identity."""
+        sk = skeleton if skeleton is not None else self.active
+        if self.drop_connect_rate <= 0.0:
+            return {}
+        last_two = {stage.name for stage in self.spec.mb_stages[-2:]}
+        n = len(self.blocks)
+        return {b.supernet_index: self.drop_connect_rate * b.supernet_index / n
+                for b in sk.blocks if b.stage in last_two and b.identity_shortcut}
+
+    def forward(self, x: torch.Tensor, regularize: bool = False) -> torch.Tensor:
+        """Logits of the active sub-network. `regularize` (in training mode only): dropout before
+        the classifier and drop-connect, as for the largest sub-network of a sandwich step."""
         sk = self.active
+        on = regularize and self.training
+        rates = self.drop_connect_rates(sk) if on else {}
         x = self.stem(resize_input(x, sk.backbone.resolution), sk.stem_channels,
                       stride=self.spec.first_conv.stride)
-        n = sk.n_blocks
         for b in sk.blocks:
-            x = self.blocks[b.supernet_index](x, b, self.drop_connect_rate * b.index / n)
+            x = self.blocks[b.supernet_index](x, b, rates.get(b.supernet_index, 0.0))
         x = self.head(x, sk.head_channels, sk.feature_channels)
-        return self.classifier(F.dropout(x, self.dropout_rate, self.training))
+        if on and self.dropout_rate > 0.0:
+            x = F.dropout(x, self.dropout_rate, training=True)
+        return self.classifier(x)
 
     def extract(self, backbone: Backbone | None = None) -> SubNetwork:
         """A static copy of a sub-network (default: the active one) with inherited weights."""
         sk = self.space.skeleton(backbone) if backbone is not None else self.active
+        # no dropout: an extracted sub-network is evaluated and BN re-estimated, never trained
         net = SubNetwork(sk, self.spec.first_conv.act_func, self.spec.last_conv.act_func,
-                         dropout=self.dropout_rate, bn_eps=self.bn_eps,
-                         bn_momentum=self.bn_momentum)
+                         bn_eps=self.bn_eps, bn_momentum=self.bn_momentum)
         source = self.state_dict()
         block_map = {str(b.index): str(b.supernet_index) for b in sk.blocks}
         target = {}

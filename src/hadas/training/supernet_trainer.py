@@ -2,6 +2,8 @@
 
 Each step trains the largest sub-network on the labels (label smoothing), then the smallest and
 N random ones on the largest's soft predictions, accumulating gradients, then one SGD step.
+Dropout and drop-connect (`model.dropout`, `model.drop_connect`) are on while the largest
+sub-network is trained and off for the others, as in the original training script.
 A checkpoint is written atomically after every epoch (and before the first one), so a crash
 or Ctrl-C loses at most the epoch in flight and `resume=True` continues from it. Everything
 random is a function of (seed, epoch), so a resumed run equals an uninterrupted one.
@@ -132,7 +134,8 @@ def train_supernet(cfg: HadasConfig, out_dir: str | Path, device: torch.device,
             for j, arch in enumerate(arches):
                 net.activate(arch)
                 with torch.autocast("cuda", dtype=torch.float16) if amp else nullcontext():
-                    logits = net(x)
+                    # dropout and drop-connect on the largest only (AttentiveNAS recipe)
+                    logits = net(x, regularize=j == 0)
                     if teacher is None or not tc.inplace_distill:
                         loss = F.cross_entropy(logits, y, label_smoothing=tc.label_smoothing)
                     else:
