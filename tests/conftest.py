@@ -19,6 +19,20 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"  # facts copied from shared/reference
+# the start of a `python -c` script in which torch cannot be imported
+WITHOUT_TORCH = """
+import importlib.abc, sys
+class HideTorch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "torchvision"):
+            raise ModuleNotFoundError(f"No module named {name!r} (hidden by the test)")
+sys.meta_path.insert(0, HideTorch())
+try:
+    import torch
+    sys.exit("torch is still importable")
+except ModuleNotFoundError:
+    pass
+"""
 
 
 @pytest.fixture(scope="session")

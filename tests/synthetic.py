@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 
-from hadas.evaluation.dynamic import DvfsGrid, DynnResult
+from hadas.space.dynn import DvfsGrid, DynnResult
 from hadas.space import Backbone, ExitDvfsSpace, ExitPlan
 
 TABLES = {"cpu": (1, 2), "gpu": (10, 20, 30), "emc": (100, 200)}

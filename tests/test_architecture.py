@@ -8,12 +8,14 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "hadas"
 # leaves any room may use (config imports space, errors)
-SHARED = {"errors", "config", "atomic", "versions", "files"}
+SHARED = {"errors", "config", "atomic", "versions", "files", "registry", "executors"}
 ALLOWED = {
     "errors": set(),
     "atomic": set(),
     "versions": set(),
     "files": {"errors"},
+    "registry": {"errors"},
+    "executors": {"errors", "registry"},
     "config": {"errors", "space"},
     "space": {"errors"},
     "model": {"space"},
@@ -30,7 +32,8 @@ ALLOWED = {
             "storage", "report", "export"},
     "cli": {"api"},
 }
-NO_TORCH = {"errors", "config", "atomic", "versions", "files", "space", "storage", "report"}
+NO_TORCH = {"errors", "config", "atomic", "versions", "files", "registry", "executors", "space",
+            "storage", "report", "search"}
 # hardware works on skeletons; only its measurement backends may touch torch (lazily)
 TORCH_ONLY_IN = {"hardware": "measure"}
 

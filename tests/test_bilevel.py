@@ -2,18 +2,23 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from hadas.config import ConstraintsConfig
-from hadas.evaluation.dynamic import DynnResult
-from hadas.evaluation.executors import create_executor
+from hadas.space.dynn import DynnResult
+from hadas.executors import EXECUTORS, create_executor
 from hadas.search.bilevel import BilevelSearch, archive_objectives
 from hadas.search.constraints import violation
 from hadas.report.compare import energy_gain
 from hadas.storage import RunDatabase, RunDatabaseError
+from conftest import WITHOUT_TORCH
 from synthetic import Synthetic
 
 def _run(tiny_cfg, run_dir, evaluators, seed: int = 0):
@@ -136,12 +141,12 @@ def local_ray():
     ray.shutdown()
 
 
-@pytest.mark.parametrize("name", ["process", "ray"])
+@pytest.mark.parametrize("name", EXECUTORS.names())  # every registered executor
 def test_every_executor_gives_the_serial_result(tiny_cfg, tmp_path, name, request):
-    if name == "ray":
+    if name == "ray":  # needs a cluster that can import this module
         request.getfixturevalue("local_ray")
     serial = _run(tiny_cfg, tmp_path / "serial", Synthetic())
-    other = _with_executor(tiny_cfg, tmp_path / name,
+    other = _with_executor(tiny_cfg, tmp_path / f"with-{name}",
                            create_executor(name, build_synthetic, workers=2))
     assert other.archive == serial.archive
     assert other.hypervolume == serial.hypervolume
@@ -178,7 +183,7 @@ def worker_state(state: str, item: int) -> str:
 
 
 def test_process_workers_get_one_device_each():
-    from hadas.evaluation.executors import ProcessExecutor
+    from hadas.executors import ProcessExecutor
     executor = ProcessExecutor(device_of_worker, devices=["dev:0", "dev:1"])
     try:
         seen = {state for _, state in executor.imap(worker_state, list(range(40)))}
@@ -200,3 +205,34 @@ def test_progress_counts_what_the_search_spent_and_replays_the_same(tiny_cfg, tm
     assert p[-1]["dynns"] >= len(result.evaluated) > 0
     again = _run(tiny_cfg, tmp_path, Synthetic())     # replayed from the database
     assert again.progress == p
+
+
+SEARCH_WITHOUT_TORCH = WITHOUT_TORCH + """
+import json
+from hadas.config import load_config
+from hadas.search.bilevel import BilevelSearch
+from hadas.storage import RunDatabase
+from synthetic import Synthetic
+cfg = load_config(sys.argv[1])
+with RunDatabase(sys.argv[2]) as db:
+    db.open_run("hadas", cfg.fingerprint, cfg.seed, {})
+    result = BilevelSearch(cfg, Synthetic(), db, "hadas", report=lambda s: None).run_hadas()
+assert not any(m.split(".")[0] == "torch" for m in sys.modules), "torch was imported"
+print(json.dumps({"archive": result.archive, "hypervolume": result.hypervolume}))
+"""
+
+
+def test_the_whole_search_runs_with_torch_blocked(tiny_cfg, tmp_path):
+    """`hadas.search` needs no torch: a whole bi-level search over synthetic evaluators in a
+    process where torch cannot be imported gives the in-process result."""
+    tests = Path(__file__).resolve().parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests.parent / "src"), str(tests)])}
+    proc = subprocess.run([sys.executable, "-c", SEARCH_WITHOUT_TORCH,
+                           str(tests.parent / "configs" / "tiny-digits.yaml"),
+                           str(tmp_path / "blocked")], capture_output=True, text=True, env=env,
+                          timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    expected = _run(tiny_cfg, tmp_path / "here", Synthetic())
+    assert got["archive"] == json.loads(json.dumps(expected.archive))
+    assert got["hypervolume"] == expected.hypervolume

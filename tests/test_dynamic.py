@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hadas.evaluation.dynamic import DynnEvaluator, DynnResult
+from hadas.evaluation.dynamic import DynnEvaluator
+from hadas.space.dynn import DynnResult
 from hadas.exits import ExitCache, ExitSimulator
 from hadas.hardware import DvfsSetting, HardwareModel
 from hadas.space import BackboneSpace, ExitPlan

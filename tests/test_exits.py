@@ -16,6 +16,7 @@ from hadas.exits.network import MultiExitNetwork
 from hadas.model import create_supernet
 from hadas.model.flops import count_macs
 from hadas.space import ExitPlan, candidate_positions, exit_head_layers, reference_backbone, segments
+from hadas.space.policies import POLICIES
 
 # --- plans and segments ---------------------------------------------------------------------------
 
@@ -163,13 +164,17 @@ def test_real_early_exit_inference_equals_the_simulator_sample_by_sample(tiny_ba
     cache, sim = art.cache, ExitSimulator(art.cache)
     pos = art.positions
     plans = []
-    for policy, scores, q in (("max_softmax", cache.max_softmax, 0.6),
-                              ("entropy", cache.entropy, 0.4)):
+    for policy in POLICIES:  # every deployable policy registered, each its own score
+        scores = getattr(cache, policy.score)
+        if not policy.deployable or scores is None:  # oracle: a bound; confidence: no branch
+            continue
+        q = 0.6 if policy.leaves_above else 0.4  # about 40 % leave at each exit
         for chosen in ((pos[0], pos[3], pos[-2]), pos[1::2], pos):
             rows = [cache.row(p) for p in chosen]
-            plans.append(ExitPlan(chosen, policy, float(np.quantile(scores[rows], q))))
+            plans.append(ExitPlan(chosen, policy.name, float(np.quantile(scores[rows], q))))
             per_exit = tuple(float(np.quantile(scores[r], q)) for r in rows)
-            plans.append(ExitPlan(chosen, policy, per_exit))
+            plans.append(ExitPlan(chosen, policy.name, per_exit))
+    assert {p.policy for p in plans} >= {"max_softmax", "entropy"}
     spread = []
     for plan in plans:
         expected = sim.simulate(plan, per_sample=True)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import WITHOUT_TORCH
+
 from hadas.api.searching import write_result
 from hadas.cli.main import main
 from hadas.hardware import get_platform
@@ -128,18 +130,7 @@ def test_report_renders_in_headless_chromium_without_errors(runs, tmp_path, rend
     assert (tmp_path / "report.png").stat().st_size > 10_000
 
 
-HIDE_TORCH = """
-import importlib.abc, sys
-class HideTorch(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "torchvision"):
-            raise ModuleNotFoundError(f"No module named {name!r} (hidden by the test)")
-sys.meta_path.insert(0, HideTorch())
-try:
-    import torch
-    sys.exit("torch is still importable")
-except ModuleNotFoundError:
-    pass
+HIDE_TORCH = WITHOUT_TORCH + """
 from hadas.cli.main import main
 code = main(sys.argv[1:])
 assert not any(m.split(".")[0] == "torch" for m in sys.modules), "torch was imported"

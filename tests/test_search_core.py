@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hadas.config import EngineConfig, IoeConfig
-from hadas.evaluation.dynamic import DynnResult
+from hadas.space.dynn import DynnResult
 from hadas.search import nondominated_rank, pareto_indices, rank_and_crowding, run_ioe
 from hadas.search.evolution import breed, unique
 from hadas.space import ExitDvfsSpace, ExitPlan

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import raises_config_error
 from hadas.cli.main import main
-from hadas.evaluation.dynamic import DynnResult
+from hadas.space.dynn import DynnResult
 from hadas.report.compare import compare_groups, dvfs_verdict_lines
 from hadas.report.statistics import bootstrap_mean, paired
 from hadas.search.breakdown import dvfs_verdict

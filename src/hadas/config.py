@@ -20,6 +20,7 @@ from typing import Any
 
 from hadas.errors import ConfigError
 from hadas.files import read_yaml
+from hadas.space.policies import POLICIES
 from hadas.space.supernet_spec import MAX_RESOLUTION, MAX_WIDTH, SupernetSpec
 
 DATASETS = ("digits", "cifar10", "cifar100", "tinyimagenet", "imagefolder")
@@ -111,7 +112,7 @@ class ExitsConfig:
     weight_decay: float = _f(1e-5, min=0.0)   # on conv/linear weights only
     grad_clip: float | None = _f(1.0, min=0.0)
     distill_temperature: float = _f(1.0, min=0.01)
-    policy: str = _f("max_softmax", choices=("max_softmax", "entropy", "confidence", "oracle"))
+    policy: str = _f("max_softmax", choices=POLICIES.names())
     threshold: float = _f(0.8, min=0.0)
 
 

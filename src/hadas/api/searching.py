@@ -17,7 +17,7 @@ from hadas.api.supernet import configure, default_supernet_dir, train_supernet
 from hadas.atomic import write_atomic
 from hadas.config import MAX_SEED, HadasConfig
 from hadas.errors import ConfigError, HadasError
-from hadas.evaluation.executors import EXECUTORS, create_executor
+from hadas.executors import EXECUTORS, create_executor
 from hadas.evaluation.pipeline import build_evaluators
 from hadas.hardware import Platform, resolve_platform
 from hadas.model import resolve_device
@@ -132,8 +132,7 @@ def parse_backbones(space: BackboneSpace, mode: str, backbones: str | None) -> l
 
 
 def check_executor(executor: str, address: str | None, workers: int | None) -> None:
-    if executor not in EXECUTORS:
-        raise ConfigError("executor", f"got {executor!r}", EXECUTORS)
+    EXECUTORS.get(executor)  # ConfigError naming the registered executors
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                 or not 1 <= workers <= MAX_WORKERS):
         raise ConfigError("workers", f"must be an integer in 1..{MAX_WORKERS}, got {workers!r}")

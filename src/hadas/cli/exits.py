@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             add_collective_timeout(q)
     q.add_argument("--exits", required=True, help="block positions, e.g. 5,9,14")
     q.add_argument("--threshold", help="one value, or one per exit (comma separated)")
-    q.add_argument("--policy", choices=("max_softmax", "entropy", "confidence", "oracle"),
+    q.add_argument("--policy", choices=api.EXIT_POLICIES,
                    help="default: exits.policy of the config (oracle is a bound, not deployable)")
 
 

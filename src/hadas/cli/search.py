@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--supernet", help="a trained supernet checkpoint (ours, or a published "
                    "AttentiveNAS/HADAS .pth.tar) instead of training the config's own")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--executor", default="serial", choices=("serial", "process", "ray"),
+    p.add_argument("--executor", default="serial", choices=api.EXECUTOR_NAMES,
                    help="where evaluations run (same seed, same result on each)")
     p.add_argument("--address", help="Ray cluster address (default: start a local one)")
     p.add_argument("--workers", type=int, help="worker processes or Ray actors")

@@ -8,64 +8,15 @@ simulator: no network inference. Costs come from a hardware model and carry its 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from hadas.exits import ExitSimulator, Simulation
 from hadas.hardware import DvfsSetting, HardwareModel, SegmentCosts, expected_costs
 from hadas.space import ExitPlan, Skeleton
+from hadas.space.dynn import DvfsGrid, DynnResult
 
-OBJECTIVES = ("error_pct", "latency_ms", "energy_mj")
 GRID_MEMO = 16  # exit placements whose grid costs are kept (16 x ~0.6 MB on AGX Xavier)
-
-
-@dataclass(frozen=True)
-class DynnResult:
-    plan: ExitPlan
-    dvfs_hz: dict[str, int]
-    top1: float
-    latency_ms: float
-    energy_mj: float
-    exit_rates: tuple[float, ...]
-    exit_accuracy: tuple[float | None, ...]
-    provenance: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def objectives(self) -> np.ndarray:
-        return np.array([100.0 - self.top1, self.latency_ms, self.energy_mj])
-
-    def to_dict(self) -> dict:
-        return {"exits": self.plan.to_dict(), "dvfs_hz": dict(self.dvfs_hz),
-                "top1": self.top1, "latency_ms": self.latency_ms, "energy_mj": self.energy_mj,
-                "exit_rates": list(self.exit_rates), "exit_accuracy": list(self.exit_accuracy),
-                "provenance": dict(self.provenance)}
-
-    @classmethod
-    def from_dict(cls, d: Mapping) -> "DynnResult":
-        return cls(ExitPlan.from_dict(d["exits"]), dict(d["dvfs_hz"]), d["top1"],
-                   d["latency_ms"], d["energy_mj"], tuple(d["exit_rates"]),
-                   tuple(d["exit_accuracy"]), dict(d["provenance"]))
-
-
-@dataclass(frozen=True)
-class DvfsGrid:
-    """One exit plan at many DVFS points: one accuracy and one set of exit rates (clocks change
-    neither), an expected latency and energy per point."""
-
-    plan: ExitPlan
-    top1: float
-    exit_rates: tuple[float, ...]
-    exit_accuracy: tuple[float | None, ...]
-    clocks: Mapping[str, np.ndarray]    # domain -> [n_points] Hz
-    latency_ms: np.ndarray              # [n_points]
-    energy_mj: np.ndarray               # [n_points]
-    provenance: Mapping[str, str]
-
-    def result(self, i: int) -> DynnResult:
-        return DynnResult(self.plan, {d: int(v[i]) for d, v in self.clocks.items()}, self.top1,
-                          float(self.latency_ms[i]), float(self.energy_mj[i]), self.exit_rates,
-                          self.exit_accuracy, dict(self.provenance))
 
 
 class DynnEvaluator:

@@ -3,7 +3,7 @@ from hadas.exits.bank import ExitArtifacts, exit_bank_key, file_checksum, prepar
 from hadas.exits.cache import ExitCache, build_exit_cache
 from hadas.exits.heads import ExitHead, build_heads, exit_scores
 from hadas.exits.network import MultiExitNetwork
-from hadas.exits.policy import DEPLOYABLE, fires
+from hadas.space.policies import DEPLOYABLE, fires
 from hadas.exits.simulator import ExitSimulator, Simulation
 from hadas.exits.training import train_exits
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from hadas.exits.heads import exit_scores
-from hadas.exits.policy import fires
+from hadas.space.policies import fires
 from hadas.model import SubNetwork
 from hadas.space.exits import ExitPlan
 

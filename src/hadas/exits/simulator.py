@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from hadas.exits.cache import ExitCache
-from hadas.exits.policy import fires
+from hadas.space.policies import POLICIES
 from hadas.space.exits import ExitPlan
 
 
@@ -42,10 +41,10 @@ class ExitSimulator:
 
     def _fires(self, policy: str, threshold: float, rows: slice | int) -> np.ndarray:
         c = self.cache
-        conf = None if c.confidence is None else torch.from_numpy(c.confidence[rows])
-        return fires(policy, threshold, torch.from_numpy(c.max_softmax[rows]),
-                     torch.from_numpy(c.entropy[rows]), conf,
-                     torch.from_numpy(c.correct[rows])).numpy()
+        return np.asarray(POLICIES.get(policy).fires(threshold, {
+            "max_softmax": c.max_softmax[rows], "entropy": c.entropy[rows],
+            "confidence": None if c.confidence is None else c.confidence[rows],
+            "correct": c.correct[rows]}))
 
     def _mask(self, plan: ExitPlan, rows: list[int]) -> np.ndarray:
         """Per sample, the bits of the plan's rows where the policy fires, plus the final bit."""

@@ -40,11 +40,6 @@ from hadas.export.verify import (
     simulated,
 )
 
-RULES = {"max_softmax": "leave at exit i when max softmax probability >= threshold[i]",
-         "entropy": "leave at exit i when the softmax entropy (nats) <= threshold[i]",
-         "confidence": "leave at exit i when the learned confidence >= threshold[i]"}
-
-
 def write_bundle(run_dir: str | Path, pick: int, out: str | Path, device: torch.device,
                  report: Callable[[str], None] = lambda s: None,
                  progress: bool = False) -> dict[str, Any]:
@@ -130,7 +125,7 @@ def _manifest(picked: PickedDyNN, bank_key: str, n_eval: int, plan: Any,
         "hardware": result.get("hardware"),
         "arch": picked.backbone.to_dict(),
         "exit_plan": {**plan.to_dict(), "thresholds": list(plan.thresholds),
-                      "rule": RULES[plan.policy]},
+                      "rule": POLICIES.get(plan.policy).rule},
         "dvfs": {"hz": dvfs["hz"], "mhz": dvfs["mhz"]},
         "apply_dvfs": dvfs["apply"],
         "expected": {"top1": dynn["top1"], "latency_ms": dynn["latency_ms"],

@@ -28,14 +28,15 @@ from typing import Any, Protocol
 import numpy as np
 
 from hadas.config import HadasConfig
-from hadas.evaluation.dynamic import DynnEvaluator, DynnResult
+from hadas.executors import Executor, SerialExecutor
 from hadas.search.evolution import breed, unique
-from hadas.evaluation.executors import SerialExecutor
+from hadas.search.ioe import PlanScorer
 from hadas.search.pymoo_seam import hypervolume
 from hadas.search.constraints import penalised, violation
 from hadas.search.selection import nondominated_rank, pareto_indices, rank_and_crowding
 from hadas.search.tasks import Task, run_task
 from hadas.space import Backbone, BackboneSpace, ExitDvfsSpace, ExitPlan
+from hadas.space.dynn import DynnResult, objective_matrix
 from hadas.storage import RunDatabase
 
 
@@ -45,7 +46,7 @@ class Evaluators(Protocol):
     reference_dvfs: dict[str, int]       # the platform's reference clocks (static DyNNs)
 
     def backbone(self, b: Backbone) -> dict[str, Any]: ...
-    def ioe_problem(self, b: Backbone) -> tuple[ExitDvfsSpace, DynnEvaluator]: ...
+    def ioe_problem(self, b: Backbone) -> tuple[ExitDvfsSpace, PlanScorer]: ...
     def reference_point(self) -> np.ndarray: ...
 
 
@@ -81,14 +82,14 @@ SPENT = ("backbones", "ioes", "dynns", "backbone_s", "exit_training_s", "inner_s
 
 
 def archive_objectives(archive: Sequence[dict[str, Any]]) -> np.ndarray:
-    return np.array([DynnResult.from_dict(e["dynn"]).objectives for e in archive]).reshape(-1, 3)
+    return objective_matrix(e["dynn"] for e in archive)
 
 
 class BilevelSearch:
     def __init__(self, cfg: HadasConfig, evaluators: Evaluators, db: RunDatabase, run: str,
-                 report: Callable[[str], None] = print, executor: Any = None):
+                 report: Callable[[str], None] = print, executor: Executor | None = None):
         self.cfg, self.ev, self.db, self.run, self.report = cfg, evaluators, db, run, report
-        self.executor = executor or SerialExecutor(evaluators)
+        self.executor: Executor = executor or SerialExecutor(evaluators)
         self.space = BackboneSpace(cfg.supernet)
         self.stats = SearchStats()
         self.reference = evaluators.reference_point()
@@ -216,7 +217,7 @@ class BilevelSearch:
             pool = unique([*parents, *population])
             backbones = [self.space.decode(g) for g in pool]
             static = self.backbones(backbones)
-            F = np.array([[100.0 - s["top1"], s["latency_ms"], s["energy_mj"]] for s in static])
+            F = objective_matrix(static)
             if inner is None:
                 selected = rank_and_crowding(penalised(F, self.cfg.search.constraints), n_parents)
                 fronts = [[self.static_dynn(static[i])] for i in selected]

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from hadas.evaluation.dynamic import DynnResult
+from hadas.space.dynn import DynnResult
 from hadas.search.bilevel import BilevelSearch
 from hadas.errors import ConfigError
 from hadas.space import Backbone, resolve_arch

@@ -24,7 +24,7 @@ from typing import Protocol
 import numpy as np
 
 from hadas.config import ConstraintsConfig, IoeConfig
-from hadas.evaluation.dynamic import DvfsGrid, DynnResult
+from hadas.space.dynn import DvfsGrid, DynnResult
 from hadas.search.constraints import penalised, violation
 from hadas.search.evolution import breed, unique
 from hadas.search.selection import (pareto_2d, pareto_indices, rank_and_crowding_sets,

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hadas.errors import ConfigError
+from hadas.space.policies import POLICIES
 from hadas.space.skeleton import Layer, Skeleton
 
-POLICIES = ("max_softmax", "entropy", "confidence", "oracle")
 FIRST_EXIT_BLOCK = 5  # HADAS: exits after blocks 5 .. N_b-1
 
 
@@ -46,8 +46,7 @@ class ExitPlan:
         if len(positions) != len(self.positions):
             raise ConfigError("exits.positions", f"must be unique, got {list(self.positions)}")
         object.__setattr__(self, "positions", positions)
-        if self.policy not in POLICIES:
-            raise ConfigError("exits.policy", f"got {self.policy!r}", POLICIES)
+        POLICIES.get(self.policy)  # ConfigError naming the registered policies
         if isinstance(self.threshold, Sequence):
             thresholds = tuple(float(t) for t in self.threshold)
             if len(thresholds) != len(positions):

@@ -5,6 +5,8 @@
   loading the supernet and the data) once.
 - `RayExecutor`: Ray actors on an existing or local cluster, each holding its evaluators.
 Only the driver writes to the run database; results come back as plain JSON-ready values.
+Torch-free (a shared leaf like `files`): the search drives any `Executor` without loading models.
+A new executor is one class and one `EXECUTORS.register(name, factory)`.
 """
 from __future__ import annotations
 
@@ -13,19 +15,32 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from hadas.errors import ConfigError, HadasError
+from hadas.registry import Registry
 
-EXECUTORS = ("serial", "process", "ray")
 _worker_state: Any = None
+State = TypeVar("State")
+Item = TypeVar("Item")
+Value = TypeVar("Value")
+
+
+class Executor(Protocol):
+    """Runs `fn(state, item)` where the state (the evaluators) lives, results as they finish."""
+
+    def imap(self, fn: Callable[[Any, Item], Value], items: Sequence[Item]
+             ) -> Iterator[tuple[int, Value]]: ...
+
+    def close(self) -> None: ...
 
 
 class SerialExecutor:
     def __init__(self, state: Any):
         self.state = state
 
-    def imap(self, fn: Callable[[Any, Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+    def imap(self, fn: Callable[[Any, Item], Value], items: Sequence[Item]
+             ) -> Iterator[tuple[int, Value]]:
         """(index, fn(state, item)) for every item, as they finish."""
         for i, item in enumerate(items):
             yield i, fn(self.state, item)
@@ -70,7 +85,8 @@ class ProcessExecutor:
         self.pool = ProcessPoolExecutor(self.workers, context, initializer=_init_worker,
                                         initargs=(build, threads, queue))
 
-    def imap(self, fn: Callable[[Any, Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+    def imap(self, fn: Callable[[Any, Item], Value], items: Sequence[Item]
+             ) -> Iterator[tuple[int, Value]]:
         pending = {self.pool.submit(_call, fn, item): i for i, item in enumerate(items)}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -104,7 +120,8 @@ class RayExecutor:
         n = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         self.actors = [Worker.remote(build) for _ in range(n)]
 
-    def imap(self, fn: Callable[[Any, Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+    def imap(self, fn: Callable[[Any, Item], Value], items: Sequence[Item]
+             ) -> Iterator[tuple[int, Value]]:
         free, queue, pending = list(self.actors), list(enumerate(items)), {}
         while queue or pending:
             while free and queue:
@@ -120,15 +137,20 @@ class RayExecutor:
             self.ray.kill(actor)
 
 
+ExecutorFactory = Callable[..., Executor]
+EXECUTORS: Registry[ExecutorFactory] = Registry("executor", "executor")
+EXECUTORS.register("serial", lambda build, local=None, **_: SerialExecutor(
+    local if local is not None else build()))
+EXECUTORS.register("process", lambda build, workers=None, devices=None, **_: ProcessExecutor(
+    build, workers, devices))
+EXECUTORS.register("ray", lambda build, address=None, workers=None, **_: RayExecutor(
+    build, address, workers))
+
+
 def create_executor(name: str, build: Callable[..., Any], local: Any = None,
                     address: str | None = None, workers: int | None = None,
-                    devices: Sequence[str] | None = None):
-    """`serial` runs on `local` (or builds it), `process` and `ray` build one per worker;
-    `devices` spreads process workers over several GPUs."""
-    if name == "serial":
-        return SerialExecutor(local if local is not None else build())
-    if name == "process":
-        return ProcessExecutor(build, workers, devices)
-    if name == "ray":
-        return RayExecutor(build, address, workers)
-    raise ConfigError("--executor", f"got {name!r}", EXECUTORS)
+                    devices: Sequence[str] | None = None) -> Executor:
+    """The executor registered as `name`: `serial` runs on `local` (or builds it), `process`
+    and `ray` build one state per worker; `devices` spreads process workers over GPUs."""
+    return EXECUTORS.get(name)(build, local=local, address=address, workers=workers,
+                               devices=devices)
