@@ -15,6 +15,7 @@ from hadas.config import ConstraintsConfig
 from hadas.space.dynn import DynnResult
 from hadas.executors import EXECUTORS, create_executor
 from hadas.search.bilevel import BilevelSearch, archive_objectives
+from hadas.search.modes import SEARCH_MODES
 from hadas.search.constraints import violation
 from hadas.report.compare import energy_gain
 from hadas.storage import RunDatabase, RunDatabaseError
@@ -73,32 +74,36 @@ def test_a_run_directory_of_another_config_is_refused(tiny_cfg, tmp_path):
 
 
 def _mode(tiny_cfg, run_dir, mode: str):
+    """A registered mode on synthetic evaluators (a mode that takes backbones gets two)."""
     with RunDatabase(run_dir) as db:
         db.open_run(mode, tiny_cfg.fingerprint, tiny_cfg.seed, {})
         engine = BilevelSearch(tiny_cfg, Synthetic(), db, mode, report=lambda s: None)
-        if mode == "random":
-            return engine.run_random()
-        if mode == "conventional":
-            return engine.run_conventional(None)
-        return engine.run_hadas(mode)
+        search_mode = SEARCH_MODES.get(mode)
+        given = ([engine.space.largest(), engine.space.smallest()]
+                 if search_mode.takes_backbones else [])
+        return search_mode.run(engine, given)
 
 
-def test_baselines_keep_to_their_restrictions(tiny_cfg, tmp_path):
+@pytest.mark.parametrize("mode", SEARCH_MODES.names())  # every registered mode
+def test_every_mode_keeps_to_what_its_inner_engine_may_change(tiny_cfg, tmp_path, mode):
     reference = Synthetic.reference_dvfs
-    for mode in ("static", "exits-only", "dvfs-only", "random", "conventional"):
-        archive = _mode(tiny_cfg, tmp_path / mode, mode).archive
-        assert archive, mode
-        dynns = [DynnResult.from_dict(e["dynn"]) for e in archive]
-        if mode in ("static", "dvfs-only"):
-            assert all(d.plan.positions == () for d in dynns), mode
-        if mode in ("static", "exits-only"):
-            assert all(d.dvfs_hz == reference for d in dynns), mode
+    inner = SEARCH_MODES.get(mode).inner
+    archive = _mode(tiny_cfg, tmp_path / mode, mode).archive
+    assert archive, mode
+    dynns = [DynnResult.from_dict(e["dynn"]) for e in archive]
+    if inner in (None, "dvfs"):
+        assert all(d.plan.positions == () for d in dynns), mode
+    if inner in (None, "exits"):
+        assert all(d.dvfs_hz == reference for d in dynns), mode
+
+
+def test_the_paper_mode_finds_exits_and_clocks(tiny_cfg, tmp_path):
     hadas = _mode(tiny_cfg, tmp_path / "hadas", "hadas").archive
     static = _mode(tiny_cfg, tmp_path / "static", "static").archive
     assert any(DynnResult.from_dict(e["dynn"]).plan.positions for e in hadas)
     # exact DVFS: the synthetic energy does not depend on the GPU clock, so the least CPU clock
     # is optimal for every DyNN: hadas leaves the reference clocks
-    assert all(e["dynn"]["dvfs_hz"] != reference for e in hadas)
+    assert all(e["dynn"]["dvfs_hz"] != Synthetic.reference_dvfs for e in hadas)
     gain = energy_gain(hadas, static)
     assert gain.matched + gain.unmatched == len(static)
 

@@ -1,8 +1,9 @@
 """Names the command line offers as choices, read from their registries (no torch here, so the
 command line lists them without loading models)."""
 from hadas.executors import EXECUTORS
+from hadas.search.modes import SEARCH_MODES
 from hadas.space.policies import POLICIES
 
-MODES = ("hadas", "ioe", "conventional", "static", "exits-only", "dvfs-only", "random")
+MODES = SEARCH_MODES.names()
 EXIT_POLICIES = POLICIES.names()
 EXECUTOR_NAMES = EXECUTORS.names()

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from hadas.api.modes import MODES
 from hadas.api.supernet import configure, default_supernet_dir, train_supernet
 from hadas.atomic import write_atomic
 from hadas.config import MAX_SEED, HadasConfig
@@ -24,6 +23,7 @@ from hadas.model import resolve_device
 from hadas.report import write_report
 from hadas.search.bilevel import BilevelSearch, SearchResult
 from hadas.search.breakdown import comparison_backbones, energy_breakdown
+from hadas.search.modes import SEARCH_MODES
 from hadas.space import ATTENTIVENAS, Backbone, BackboneSpace, resolve_arch
 from hadas.storage import RunDatabase, run_lock
 from hadas.versions import package_versions
@@ -52,8 +52,7 @@ def search(config: str | Path | HadasConfig | None = None, run_dir: str | Path |
     trained checkpoint (ours, or a published AttentiveNAS/HADAS one) used instead of training
     the config's supernet in `supernet_dir`; exit banks go beside it."""
     # everything given is checked before the first file is written or network is built
-    if mode not in MODES:
-        raise ConfigError("mode", f"got {mode!r}", MODES)
+    SEARCH_MODES.get(mode)  # ConfigError naming the registered modes
     base = configure(config if config is not None else embedded_config())
     # the seed reseeds the search; the supernet stays the one trained with the config's seed
     cfg = base if seed is None else dataclasses.replace(base, seed=check_seed(seed))
@@ -91,16 +90,12 @@ def _search(cfg: HadasConfig, base: HadasConfig, run_dir: Path, mode: str,
         db.open_run(mode, cfg.fingerprint, cfg.seed,
                     {"config": cfg.to_dict(), "mode": mode, "backbones": backbones})
         engine = BilevelSearch(cfg, evaluators, db, mode, report, pool)
-        if mode == "ioe":
-            result = engine.run_ioe_only(ioe_backbones)
-        elif mode == "conventional":
-            result = engine.run_conventional(attentivenas_backbones(engine.space))
-        elif mode == "random":
-            result = engine.run_random()
-        else:
-            result = engine.run_hadas(mode)
+        search_mode = SEARCH_MODES.get(mode)
+        given = (ioe_backbones if search_mode.takes_backbones
+                 else attentivenas_backbones(engine.space) or [])
+        result = search_mode.run(engine, given)
         breakdown = None
-        if mode == "hadas":
+        if search_mode.breakdown:
             report("energy breakdown: reference and found backbones alone, with exits, with "
                    "exits + DVFS")
             breakdown = energy_breakdown(engine, comparison_backbones(engine, result.archive))
@@ -121,13 +116,14 @@ def check_seed(seed: object) -> int:
 
 
 def parse_backbones(space: BackboneSpace, mode: str, backbones: str | None) -> list[Backbone]:
-    """The backbones of `--mode ioe` (names or JSON archs, `,`- or `;`-separated); [] otherwise."""
-    if mode != "ioe":
+    """The backbones of a mode that takes them (`--mode ioe`; names or JSON archs, `,`- or
+    `;`-separated); [] otherwise."""
+    if not SEARCH_MODES.get(mode).takes_backbones:
         if backbones:
             raise ConfigError("backbones", f"only mode ioe takes backbones, not mode {mode}")
         return []
     if not backbones or not backbones.strip():
-        raise ConfigError("backbones", "mode ioe needs backbones, e.g. a0,a6 or max")
+        raise ConfigError("backbones", f"mode {mode} needs backbones, e.g. a0,a6 or max")
     return [resolve_arch(space, a) for a in backbones.split(";" if "{" in backbones else ",")]
 
 

@@ -12,9 +12,6 @@ from hadas.report.plots import breakdown_plot, front_plot, hypervolume_plot
 from hadas.report.run import RunData, load_run
 from hadas.versions import package_versions
 
-BASELINE_ORDER = ("conventional", "exits-only", "dvfs-only", "static", "random", "ioe")
-
-
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write `index.html` and its SVG figures to `out` (default RUN_DIR/report); its path."""
     run = load_run(run_dir)
@@ -93,7 +90,7 @@ def energy_section(run: RunData, has_breakdown: bool) -> list[str]:
         parts.append("<p>No breakdown in this run (written by `hadas search --mode hadas`).</p>")
     gains = {mode: (run.baselines[mode]["hypervolume"][-1],
                     energy_gain(run.archive, run.baselines[mode]["archive"]))
-             for mode in sorted(run.baselines, key=baseline_rank)}
+             for mode in sorted(run.baselines, key=lambda m: strongest_first(run.baselines[m]))}
     if gains:
         parts += [f"<h3>Energy gain of {escape(run.result['mode'])} at equal accuracy</h3>",
                   "<p class=note>For each DyNN of the baseline's archive, the least-energy DyNN "
@@ -109,8 +106,9 @@ def energy_section(run: RunData, has_breakdown: bool) -> list[str]:
     return parts
 
 
-def baseline_rank(mode: str) -> tuple[int, str]:
-    return (BASELINE_ORDER.index(mode) if mode in BASELINE_ORDER else len(BASELINE_ORDER), mode)
+def strongest_first(baseline: dict) -> tuple[float, str]:
+    """Baselines by final hypervolume, largest first (no list of modes to keep in step)."""
+    return (-baseline["hypervolume"][-1], baseline["mode"])
 
 
 def provenance(run: RunData) -> dict[str, Any]:

@@ -50,10 +50,6 @@ class Evaluators(Protocol):
     def reference_point(self) -> np.ndarray: ...
 
 
-# what the inner engine may change, per mode (None: no inner engine, static backbones)
-INNER = {"hadas": "exits+dvfs", "exits-only": "exits", "dvfs-only": "dvfs", "static": None}
-
-
 @dataclass
 class SearchStats:
     computed: dict[str, int] = field(default_factory=lambda: {"backbone": 0, "ioe": 0})
@@ -200,9 +196,9 @@ class BilevelSearch:
         return hypervolume(archive_objectives(archive) / self.reference, np.ones(3))
 
     # -- the engines -----------------------------------------------------------------------------
-    def run_hadas(self, mode: str = "hadas") -> SearchResult:
-        """The OOE with the inner engine of `mode` (see INNER); `static` has none."""
-        inner = INNER[mode]
+    def run_hadas(self, inner: str | None = "exits+dvfs") -> SearchResult:
+        """The OOE with an inner engine that may change `inner` ("exits+dvfs", "exits" or
+        "dvfs"; see `search.modes`); None: no inner engine, static backbones."""
         ooe = self.cfg.search.ooe
         rng = np.random.default_rng([self.cfg.seed, 1])
         n_ioe = max(1, math.ceil(ooe.population * ooe.survival_ratio))
@@ -262,7 +258,7 @@ class BilevelSearch:
         if references:
             return self.run_ioe_only(references)
         ooe = self.cfg.search.ooe
-        static = self.run_hadas("static")
+        static = self.run_hadas(None)
         n_ioe = max(1, math.ceil(ooe.population * ooe.survival_ratio)) * ooe.generations
         backbones = [Backbone.from_dict(e["backbone"]) for e in static.archive]
         F = archive_objectives(static.archive)
