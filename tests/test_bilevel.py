@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import subprocess
@@ -241,3 +242,25 @@ def test_the_whole_search_runs_with_torch_blocked(tiny_cfg, tmp_path):
     expected = _run(tiny_cfg, tmp_path / "here", Synthetic())
     assert got["archive"] == json.loads(json.dumps(expected.archive))
     assert got["hypervolume"] == expected.hypervolume
+
+
+MODES_REFERENCE = Path(__file__).resolve().parent / "fixtures" / "synthetic_modes_reference.json"
+
+
+def test_every_mode_gives_the_stored_result_of_the_code_before_the_record_refactor(tiny_cfg,
+                                                                                    tmp_path):
+    """The fixture holds, per mode, the archive digest and hypervolumes that commit d6858b6
+    (before the typed record, registries and torch-free search) gave on these synthetic
+    evaluators, and hadas's energy gain over conventional: behaviour is unchanged."""
+    stored = json.loads(MODES_REFERENCE.read_text())
+    archives = {}
+    for mode, expected in stored["modes"].items():
+        result = _mode(tiny_cfg, tmp_path / mode, mode)
+        archives[mode] = result.archive
+        digest = hashlib.sha256(json.dumps(result.archive, sort_keys=True).encode()).hexdigest()
+        assert (len(result.archive), digest) == (expected["archive_size"],
+                                                 expected["archive_sha256"]), mode
+        assert result.hypervolume == expected["hypervolume"], mode
+        assert result.reference_point == expected["reference_point"], mode
+    gain = energy_gain(archives["hadas"], archives["conventional"])
+    assert dataclasses.asdict(gain) == stored["energy_gain_vs_conventional"]
