@@ -8,13 +8,14 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "hadas"
 # leaves any room may use (config imports space, errors)
-SHARED = {"errors", "config", "atomic", "versions", "files", "registry", "executors"}
+SHARED = {"errors", "config", "atomic", "versions", "files", "registry", "executors", "digest"}
 ALLOWED = {
     "errors": set(),
     "atomic": set(),
     "versions": set(),
     "files": {"errors"},
     "registry": {"errors"},
+    "digest": set(),
     "executors": {"errors", "registry"},
     "config": {"errors", "space"},
     "space": {"errors"},
@@ -32,7 +33,8 @@ ALLOWED = {
             "storage", "report", "export"},
     "cli": {"api"},
 }
-NO_TORCH = {"errors", "config", "atomic", "versions", "files", "registry", "executors", "space",
+NO_TORCH = {"errors", "config", "atomic", "versions", "files", "registry", "executors", "digest",
+            "space",
             "storage", "report", "search"}
 # hardware works on skeletons; only its measurement backends may touch torch (lazily)
 TORCH_ONLY_IN = {"hardware": "measure"}

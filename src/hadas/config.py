@@ -8,8 +8,6 @@ HADAS/AttentiveNAS one, taken as it is (see `hadas.space.supernet_spec`).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
 import types
 import typing
@@ -18,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hadas.digest import json_digest
 from hadas.errors import ConfigError
 from hadas.files import read_yaml
 from hadas.space.policies import POLICIES
@@ -203,17 +202,13 @@ class HadasConfig:
     @property
     def fingerprint(self) -> str:
         """Content key of the whole config."""
-        return _digest(self.to_dict())
+        return json_digest(self.to_dict())
 
     @property
     def supernet_fingerprint(self) -> str:
         """Content key of what the trained supernet depends on (not exits, search, evaluation)."""
         d = self.to_dict()
-        return _digest({k: d[k] for k in ("seed", "data", "model", "train", "supernet_config")})
-
-
-def _digest(data: Any) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+        return json_digest({k: d[k] for k in ("seed", "data", "model", "train", "supernet_config")})
 
 
 _SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig,

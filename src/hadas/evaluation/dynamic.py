@@ -12,7 +12,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from hadas.exits import ExitSimulator, Simulation
-from hadas.hardware import DvfsSetting, HardwareModel, SegmentCosts, expected_costs
+from hadas.errors import ConfigError
+from hadas.hardware import DvfsSetting, SegmentCosts, expected_costs
+from hadas.hardware.backend import CostModel, GridCostModel
 from hadas.space import ExitPlan, Skeleton
 from hadas.space.dynn import DvfsGrid, DynnResult
 
@@ -22,7 +24,7 @@ GRID_MEMO = 16  # exit placements whose grid costs are kept (16 x ~0.6 MB on AGX
 class DynnEvaluator:
     """Scores (exit plan, DVFS setting) pairs of one backbone."""
 
-    def __init__(self, skeleton: Skeleton, simulator: ExitSimulator, hardware: HardwareModel):
+    def __init__(self, skeleton: Skeleton, simulator: ExitSimulator, hardware: CostModel):
         self.skeleton, self.simulator, self.hardware = skeleton, simulator, hardware
         self._grids: dict[tuple, SegmentCosts] = {}  # least recently used first
 
@@ -30,6 +32,9 @@ class DynnEvaluator:
         """The plan at every combination of the clocks in `tables` (one vectorised costing;
         the segment costs of the last few exit placements are kept, as plans that differ
         only in their threshold share them)."""
+        if not isinstance(self.hardware, GridCostModel):
+            raise ConfigError("search.ioe.dvfs", f"exact DVFS costs whole clock grids, which "
+                              f"{type(self.hardware).__name__} cannot: use evolve", ["evolve"])
         sim = self.simulator.simulate(plan)
         key = (plan.positions, tuple((d, tuple(v)) for d, v in tables.items()))
         costs = self._grids.pop(key, None) or self.hardware.costs_grid(

@@ -8,14 +8,13 @@ Fingerprints name everything a result depends on, so the run database can reuse 
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict
 
 import numpy as np
 import torch
 
 from hadas.config import HadasConfig
+from hadas.digest import json_digest
 from hadas.data import DataSplits
 from hadas.evaluation.backbone import evaluate_backbone
 from hadas.evaluation.dynamic import DynnEvaluator
@@ -28,10 +27,6 @@ from hadas.model import Supernet, load_supernet, resolve_device
 from hadas.space import Backbone, ExitDvfsSpace, ExitPlan
 
 
-def _digest(data: object) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
-
-
 class HadasEvaluators:
     def __init__(self, cfg: HadasConfig, supernet: Supernet, supernet_id: str, data: DataSplits,
                  hardware: HardwareModel, exits_root: str, device: torch.device,
@@ -40,14 +35,12 @@ class HadasEvaluators:
         self.supernet_id, self.exits_root, self.device = supernet_id, exits_root, device
         self.progress = progress
         self.reference_dvfs = DvfsSetting.reference(hardware.platform, hardware.mode).to_dict()
-        hw = {"platform": hardware.platform.fingerprint, "mode": hardware.mode,
-              "precision": hardware.precision, "exit_channels": hardware.exit_channels}
         common = {"supernet": supernet_id, "data": asdict(cfg.data), "seed": cfg.seed,
-                  "evaluation": asdict(cfg.evaluation), "hardware": hw}
+                  "evaluation": asdict(cfg.evaluation), "hardware": hardware.identity}
         s = cfg.search
         self.fingerprints = {
-            "backbone": "backbone@" + _digest(common),
-            "ioe": "ioe@" + _digest({**common, "exits": asdict(cfg.exits), "ioe": asdict(s.ioe),
+            "backbone": "backbone@" + json_digest(common),
+            "ioe": "ioe@" + json_digest({**common, "exits": asdict(cfg.exits), "ioe": asdict(s.ioe),
                                      "thresholds": s.thresholds, "min_exits": s.min_exits,
                                      "max_exits": s.max_exits}),
         }

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from hadas.digest import json_digest
 from hadas.atomic import write_atomic
 from hadas.config import HadasConfig
 from hadas.data import DataSplits, TensorLoader
@@ -50,7 +51,7 @@ def exit_bank_key(cfg: HadasConfig, backbone: Backbone, supernet_id: str) -> str
              "exits": {k: v for k, v in dataclasses.asdict(cfg.exits).items()
                        if k not in ("policy", "threshold")},  # inference-time choices
              "seed": cfg.seed}
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:20]
+    return json_digest(parts, 20)
 
 
 def file_checksum(path: str | Path, length: int = 20) -> str:

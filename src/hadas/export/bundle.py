@@ -19,6 +19,7 @@ from hadas.atomic import write_atomic
 from hadas.data import TensorLoader
 from hadas.errors import ConfigError
 from hadas.exits import DEPLOYABLE
+from hadas.space.policies import POLICIES
 from hadas.export.manifest import (
     SCHEMA,
     dvfs_block,

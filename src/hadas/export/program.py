@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from hadas.errors import ConfigError
-from hadas.exits import DEPLOYABLE, exit_scores, fires
+from hadas.exits import DEPLOYABLE, exit_scores
+from hadas.space.policies import POLICIES
 from hadas.export.pieces import Pieces
 from hadas.space import ExitPlan
 
@@ -54,6 +55,8 @@ class EarlyExitProgram(nn.Module):
     """forward(images) -> (predictions, exit index): 0..k-1 at an early exit, k at the final."""
 
     policy: str
+    score: str            # the policy's score (space/policies.py), resolved before scripting
+    leaves_above: bool
     thresholds: list[float]
 
     def __init__(self, stages: Sequence[nn.Module], final: nn.Module, policy: str,
@@ -62,6 +65,8 @@ class EarlyExitProgram(nn.Module):
         self.stages = nn.ModuleList(stages)
         self.final = final
         self.policy = policy
+        rule = POLICIES.get(policy)
+        self.score, self.leaves_above = rule.score, rule.leaves_above
         self.thresholds = [float(t) for t in thresholds]
         # exactly `hadas.data.TensorLoader`'s normalisation of raw 0..255 values
         self.register_buffer("shift", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1) * 255)
@@ -78,7 +83,7 @@ class EarlyExitProgram(nn.Module):
             if alive.numel() > 0:
                 h, logits, conf = stage(h)
                 p, max_p, entropy = exit_scores(logits)
-                leave = fires(self.policy, self.thresholds[k], max_p, entropy, conf)
+                leave = self._leaves(self.thresholds[k], max_p, entropy, conf)
                 pred[alive[leave]] = p[leave]
                 exit_index[alive[leave]] = k
                 stay = torch.logical_not(leave)
@@ -88,6 +93,17 @@ class EarlyExitProgram(nn.Module):
             pred[alive] = exit_scores(self.final(h))[0]
             exit_index[alive] = k
         return pred, exit_index
+
+    def _leaves(self, threshold: float, max_p: torch.Tensor, entropy: torch.Tensor,
+                conf: torch.Tensor | None) -> torch.Tensor:
+        """The registered policy's rule (`ExitPolicy.fires`) in a form TorchScript compiles."""
+        score = max_p
+        if self.score == "entropy":
+            score = entropy
+        elif self.score == "confidence":
+            assert conf is not None, "the confidence policy needs a confidence branch"
+            score = conf
+        return score >= threshold if self.leaves_above else score <= threshold
 
     @torch.jit.export
     def from_uint8(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

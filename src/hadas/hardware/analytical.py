@@ -40,13 +40,14 @@ which (`modelled` or `calibrated`). `Platform.physical_bounds` keeps them physic
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Any
 
 import numpy as np
 
+from hadas.digest import json_digest
 from hadas.errors import ConfigError
 from hadas.hardware.clocks import DvfsSetting
 from hadas.hardware.layer_costs import LayerCost, bytes_per_value, segment_layer_costs
@@ -190,10 +191,15 @@ class HardwareModel:
         self.coefficients = self.platform.coefficients
 
     @property
+    def identity(self) -> dict[str, Any]:
+        """Everything a result depends on besides the DyNN and the clocks (JSON)."""
+        return {"platform": self.platform.fingerprint, "mode": self.mode,
+                "precision": self.precision, "exit_channels": self.exit_channels}
+
+    @property
     def key(self) -> str:
-        """Content key of everything a result depends on besides the DyNN and the clocks."""
-        text = f"{self.platform.fingerprint}|{self.mode}|{self.exit_channels}|{self.precision}"
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        """Content key of `identity`."""
+        return json_digest(self.identity)
 
     def table(self, skeleton: Skeleton, plan: ExitPlan) -> LayerTable:
         return layer_table(skeleton, plan, self.exit_channels, self.precision)

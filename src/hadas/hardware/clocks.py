@@ -1,12 +1,11 @@
 """`DvfsSetting`: one clock per domain (Hz), validated against a platform's tables."""
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from hadas.digest import json_digest
 from hadas.errors import ConfigError
 from hadas.hardware.platform import Platform
 
@@ -78,7 +77,7 @@ class DvfsSetting:
 
     @property
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+        return json_digest(self.to_dict())
 
 
 def check_frequency(platform: Platform, domain: str, hz: float) -> int:

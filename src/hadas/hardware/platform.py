@@ -19,14 +19,13 @@ Every file, shipped or calibrated, must be physically possible (`physical_bounds
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from hadas.digest import json_digest
 from hadas.errors import ConfigError
 from hadas.files import read_yaml
 
@@ -202,8 +201,7 @@ class Platform:
     @property
     def fingerprint(self) -> str:
         """Content key of everything the model's results depend on."""
-        text = json.dumps(self.to_dict(), sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return json_digest(self.to_dict(), default=str)
 
 
 def load_platform_file(path: str | Path) -> Platform:

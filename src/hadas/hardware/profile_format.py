@@ -22,7 +22,6 @@ without "kind") are still read.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from hadas.digest import json_digest
 from hadas.atomic import write_atomic
 from hadas.errors import ConfigError
 from hadas.files import read_json
@@ -90,8 +90,7 @@ class ProfileSample:
     @property
     def key(self) -> str:
         """What was measured (arch, exits, clocks), not the result: lets a resumed run skip it."""
-        text = json.dumps([self.arch, self.exits, self.dvfs], sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return json_digest([self.arch, self.exits, self.dvfs])
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,12 @@
 """`Backbone`: one sub-network of the supernet, in the AttentiveNAS "arch config" form."""
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hadas.digest import json_digest
 from hadas.errors import ConfigError
 from hadas.files import parse_json
 
@@ -46,7 +46,7 @@ class Backbone:
     @property
     def key(self) -> str:
         """Stable content key (hex) of this backbone."""
-        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+        return json_digest(self.to_dict(), sort_keys=False, compact=True)  # = to_json()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Backbone":

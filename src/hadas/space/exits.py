@@ -11,12 +11,11 @@ leaving at exit i pays every backbone segment up to i plus every exit head it pa
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from hadas.digest import json_digest
 from hadas.errors import ConfigError
 from hadas.space.policies import POLICIES
 from hadas.space.skeleton import Layer, Skeleton
@@ -86,7 +85,7 @@ class ExitPlan:
 
     @property
     def key(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+        return json_digest(self.to_dict())
 
 
 def exit_head_layers(skeleton: Skeleton, position: int, exit_channels: int,

@@ -11,7 +11,6 @@ of another shape) is one RunDatabaseError naming the file and what to do.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import time
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hadas.digest import json_digest
 from hadas.errors import HadasError
 
 DB_NAME = "hadas.sqlite"
@@ -46,13 +46,12 @@ class RunDatabaseError(HadasError):
 
 def checksum(*fields: Any) -> str:
     """Digest of a row's stored text fields."""
-    return hashlib.sha256(json.dumps(fields, separators=(",", ":")).encode()).hexdigest()[:32]
+    return json_digest(fields, 32, sort_keys=False, compact=True)
 
 
 def evaluation_key(evaluator: str, part: Any) -> str:
     """Content address of one evaluation: evaluator fingerprint + canonical JSON of the part."""
-    text = json.dumps([evaluator, part], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return json_digest([evaluator, part], None, compact=True)
 
 
 @dataclass(frozen=True)

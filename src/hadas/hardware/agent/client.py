@@ -1,4 +1,5 @@
-"""`RemoteHardware`: the search host's view of a device agent, used like a hardware model."""
+"""`RemoteHardware`: the search host's view of a device agent, a `CostModel` like the
+analytical model (hardware/backend.py)."""
 from __future__ import annotations
 
 import json
@@ -9,10 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from hadas.errors import HadasError
+from hadas.digest import json_digest
+from hadas.errors import ConfigError, HadasError
 from hadas.hardware.agent.protocol import API
 from hadas.hardware.analytical import SegmentCosts
 from hadas.hardware.clocks import DvfsSetting
+from hadas.hardware.platform import Platform
+from hadas.hardware.registry import get_platform
 from hadas.space import Backbone, ExitPlan, Skeleton
 
 
@@ -31,6 +35,34 @@ class RemoteHardware:
         self.url = url.rstrip("/")
         self.token = token
         self.timeout_s = timeout_s
+        self._info: dict[str, Any] | None = None
+
+    @property
+    def platform(self) -> Platform:
+        """The registered platform the agent serves (its DVFS tables are the board's own,
+        in `info()["dvfs_hz"]`); RemoteError when this host does not know it."""
+        name = self.described()["platform"]
+        try:
+            return get_platform(name)
+        except ConfigError:
+            raise RemoteError(f"agent {self.url} serves platform {name!r}, which this host does "
+                              f"not know (hadas platforms list)") from None
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """The board and what it runs: agent address, platform, clock tables, sensors and
+        config as the agent describes them (measured costs depend on all of it)."""
+        return {"agent": self.url, **self.described()}
+
+    @property
+    def key(self) -> str:
+        return json_digest(self.identity)
+
+    def described(self) -> dict[str, Any]:
+        """`info()`, asked once per client (it does not change while the agent runs)."""
+        if self._info is None:
+            self._info = self.info()
+        return self._info
 
     def info(self) -> dict[str, Any]:
         """Platform, DVFS tables (Hz), sensors and config the agent serves."""
@@ -53,7 +85,7 @@ class RemoteHardware:
         """Measured costs in the shape `HardwareModel.segment_costs` returns. Only the domains
         the agent can set are sent; `freq_hz` holds the clocks it applied ({} on `local`).
         Missing energy is NaN, and its provenance says why."""
-        info = self.info()
+        info = self.described()
         wanted = {d: hz for d, hz in (dvfs.to_dict() if dvfs else {}).items()
                   if d in info["dvfs_hz"]}
         result = self.measure(skeleton.backbone, plan, wanted)
