@@ -69,7 +69,7 @@ def test_thinning_keeps_the_extremes_and_the_cap():
 
 def test_the_grid_is_the_pointwise_evaluation(tiny_cfg):
     space, evaluator = real_problem(tiny_cfg)
-    plan, _ = space.decode(space.sample(np.random.default_rng(1)))
+    plan, _ = space.sample(np.random.default_rng(1))
     grid = evaluator.evaluate_grid(plan, space.tables)
     assert grid.latency_ms.size == np.prod([len(t) for t in space.tables.values()])
     for i in np.random.default_rng(2).choice(grid.latency_ms.size, 12, replace=False):

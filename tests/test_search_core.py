@@ -12,7 +12,8 @@ from hadas.config import EngineConfig, IoeConfig
 from hadas.space.dynn import DynnResult
 from hadas.search import nondominated_rank, pareto_indices, rank_and_crowding, run_ioe
 from hadas.search.evolution import breed, unique
-from hadas.space import ExitDvfsSpace, ExitPlan
+from hadas.space import BackboneSpace, ExitDvfsSpace, ExitPlan
+from hadas.space.genome import GenomeOperators
 from synthetic import grid_of
 
 TABLES = {"cpu": (1, 2, 3, 4), "gpu": (10, 20, 30), "emc": (100, 200)}
@@ -33,7 +34,7 @@ def _dominates(a: np.ndarray, b: np.ndarray) -> bool:
 def test_operators_keep_the_exit_count_in_bounds_and_decode(seed, lo, hi):
     space = _space(min_exits=lo, max_exits=hi)
     rng = np.random.default_rng(seed)
-    a, b = space.sample(rng), space.sample(rng)
+    a, b = space.sample_genome(rng), space.sample_genome(rng)
     for g in (a, b, space.mutate(a, rng, 0.5), space.crossover(a, b, rng, 0.5)):
         assert lo <= g[:12].sum() <= hi
         plan, dvfs = space.decode(g)
@@ -44,7 +45,7 @@ def test_operators_keep_the_exit_count_in_bounds_and_decode(seed, lo, hi):
 def test_each_dvfs_domain_mutates_on_its_own():
     """The original mutated cpu, gpu and emc together with one draw; here each has its own."""
     space, rng = _space(), np.random.default_rng(0)
-    g = space.sample(rng)
+    g = space.sample_genome(rng)
     changed = np.array([space.mutate(g, rng, 0.3)[-3:] != g[-3:] for _ in range(2000)])
     rates = changed.mean(axis=0)
     assert np.allclose(rates, 0.3, atol=0.04)
@@ -79,11 +80,21 @@ def test_pareto_indices_are_exactly_the_non_dominated_rows():
     assert pareto_indices(F).tolist() == expected
 
 
+def test_both_spaces_breed_through_the_one_protocol(tiny_cfg):
+    rng = np.random.default_rng(0)
+    for space in (BackboneSpace(tiny_cfg.supernet), _space()):
+        assert isinstance(space, GenomeOperators)
+        parents = [space.sample_genome(rng) for _ in range(3)]
+        children = breed(parents, space, EngineConfig(n_crossover=4, n_mutation=4), rng)
+        assert len(children) == 8 and all(len(c) == len(parents[0]) for c in children)
+        space.decode(children[0])  # every child is a valid genome of its space
+
+
 def test_breeding_makes_the_configured_number_of_children():
     cfg = EngineConfig(population=10, n_crossover=5, n_mutation=5)
     rng = np.random.default_rng(0)
     space = _space()
-    parents = [space.sample(rng) for _ in range(3)]
+    parents = [space.sample_genome(rng) for _ in range(3)]
     assert len(breed(parents, space, cfg, rng)) == 10
     assert len(unique([parents[0], parents[0], parents[1]])) == 2
 

@@ -94,7 +94,7 @@ class _Engine:
 def test_the_verdict_on_dvfs_comes_from_the_plans_own_grid(tiny_cfg):
     space, evaluator = real_problem(tiny_cfg)
     reference = evaluator.hardware.platform.reference_hz(evaluator.hardware.mode)
-    plan, _ = space.decode(space.sample(np.random.default_rng(3)))
+    plan, _ = space.sample(np.random.default_rng(3))
     at_reference = evaluator.evaluate(plan, reference)
     grid = evaluator.evaluate_grid(plan, space.tables)
     verdict = dvfs_verdict(_Engine((space, evaluator)), None, at_reference, at_reference)

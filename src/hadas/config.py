@@ -277,7 +277,7 @@ def _check_value(owner: type, f: dataclasses.Field, value: Any, where: str) -> A
             raise ConfigError(where, f"must be a non-empty list, got {value!r}")
         return tuple(_check_scalar(typing.get_args(kind)[0], f.metadata, v, f"{where}[{i}]")
                      for i, v in enumerate(value))
-    if dataclasses.is_dataclass(kind):
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         return _load_dataclass(kind, value, where)
     return _check_scalar(kind, f.metadata, value, where)
 

@@ -107,7 +107,7 @@ class RayExecutor:
         self.ray = ray
         if not ray.is_initialized():
             ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                     **({} if address else {"num_cpus": os.cpu_count()}))
+                     num_cpus=None if address else os.cpu_count())
 
         @ray.remote(num_cpus=1)
         class Worker:
@@ -118,11 +118,13 @@ class RayExecutor:
                 return _call(fn, item)
 
         n = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        self.actors = [Worker.remote(build) for _ in range(n)]
+        self.actors = [Worker.remote(build)  # type: ignore[attr-defined]  # made by ray.remote
+                       for _ in range(n)]
 
     def imap(self, fn: Callable[[Any, Item], Value], items: Sequence[Item]
              ) -> Iterator[tuple[int, Value]]:
-        free, queue, pending = list(self.actors), list(enumerate(items)), {}
+        free, queue = list(self.actors), list(enumerate(items))
+        pending: dict[Any, tuple[int, Any]] = {}  # ray object ref -> (item index, actor)
         while queue or pending:
             while free and queue:
                 actor, (i, item) = free.pop(), queue.pop(0)

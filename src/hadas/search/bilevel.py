@@ -100,7 +100,7 @@ class BilevelSearch:
         as soon as each one comes back (equal parts are computed once)."""
         fp = self.ev.fingerprints[kind]
         t0 = time.perf_counter()
-        values = [self.db.get_evaluation(fp, p) for p in parts]
+        values: list[dict[str, Any] | None] = [self.db.get_evaluation(fp, p) for p in parts]
         self.stats.seconds["storage"] += time.perf_counter() - t0
         missing: dict[str, list[int]] = {}
         for i, (part, value) in enumerate(zip(parts, values)):
@@ -121,9 +121,11 @@ class BilevelSearch:
                 self.stats.seconds[phase] = self.stats.seconds.get(phase, 0.0) + seconds
             for i in missing[json.dumps(todo[j], sort_keys=True)]:
                 values[i] = value
-        for part, value in zip(parts, values):
+        done = [v for v in values if v is not None]
+        assert len(done) == len(parts), "the executor left a task without a result"
+        for part, value in zip(parts, done):
             self._count(kind, part, value)
-        return values
+        return done
 
     def _count(self, kind: str, part: dict[str, Any], value: dict[str, Any]) -> None:
         """Add a distinct evaluation of this search to what it has spent (stored or not)."""

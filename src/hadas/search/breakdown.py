@@ -65,14 +65,14 @@ def energy_breakdown(engine: BilevelSearch, backbones: Mapping[str, Backbone]
     rows = []
     for (label, b), s, f_exits, f_dvfs in zip(items, static, with_exits, with_dvfs):
         alone = engine.static_dynn(s)
-        row = {"label": label, "backbone": b.to_dict(),
-               "stages": {"backbone": {**alone.to_dict(), "matched": True}}}
+        stages: dict[str, Any] = {"backbone": {**alone.to_dict(), "matched": True}}
+        row: dict[str, Any] = {"label": label, "backbone": b.to_dict(), "stages": stages}
         # exits at reference clocks are points of the exits + DVFS space too
         picks = {}
         for stage, front in (("exits", f_exits), ("exits+dvfs", [*f_exits, *f_dvfs])):
             if front:
                 picks[stage], matched = pick_at_accuracy(front, alone.top1)
-                row["stages"][stage] = {**picks[stage].to_dict(), "matched": matched}
+                stages[stage] = {**picks[stage].to_dict(), "matched": matched}
         if len(picks) == 2:
             row["dvfs_verdict"] = dvfs_verdict(engine, b, picks["exits"], picks["exits+dvfs"])
         rows.append(row)

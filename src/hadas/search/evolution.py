@@ -3,19 +3,11 @@ n_mutation mutants of random parents, every draw from one seeded generator."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 import numpy as np
 
 from hadas.config import EngineConfig
-
-
-class GenomeOperators(Protocol):
-    def sample(self, rng: np.random.Generator) -> np.ndarray: ...
-    def mutate(self, genome: Sequence[int], rng: np.random.Generator,
-               prob: float) -> np.ndarray: ...
-    def crossover(self, a: Sequence[int], b: Sequence[int], rng: np.random.Generator,
-                  p: float) -> np.ndarray: ...
+from hadas.space.genome import GenomeOperators
 
 
 def breed(parents: Sequence[np.ndarray], ops: GenomeOperators, cfg: EngineConfig,
@@ -25,9 +17,10 @@ def breed(parents: Sequence[np.ndarray], ops: GenomeOperators, cfg: EngineConfig
     children = []
     for _ in range(cfg.n_crossover):
         a, b = rng.choice(n, 2, replace=n < 2)
-        children.append(ops.crossover(parents[a], parents[b], rng, cfg.crossover_prob))
+        children.append(ops.crossover(parents[int(a)], parents[int(b)], rng,
+                                      cfg.crossover_prob))
     for _ in range(cfg.n_mutation):
-        children.append(ops.mutate(parents[rng.integers(n)], rng, cfg.mutation_prob))
+        children.append(ops.mutate(parents[int(rng.integers(n))], rng, cfg.mutation_prob))
     return children
 
 

@@ -84,7 +84,7 @@ def run_ioe(space: ExitDvfsSpace, evaluator: PlanScorer, cfg: IoeConfig,
         score(list(space.plans()))
     else:
         n_keep = max(1, math.ceil(cfg.population * cfg.survival_ratio))
-        population = unique([space.sample(rng) for _ in range(cfg.population)])
+        population = unique([space.sample_genome(rng) for _ in range(cfg.population)])
         parents: list[np.ndarray] = []
         for generations in range(1, cfg.generations + 1):
             pool = unique([*parents, *population])

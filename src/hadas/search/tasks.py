@@ -46,7 +46,7 @@ def run_task(evaluators: Any, task: Task) -> tuple[dict[str, Any], dict[str, flo
     tag = zlib.crc32(b.key.encode())
     if "random" in task.part:
         rng = np.random.default_rng([task.seed, tag, 2])
-        found = [evaluator.evaluate(*space.decode(space.sample(rng)))
+        found = [evaluator.evaluate(*space.sample(rng))
                  for _ in range(task.part["random"])]
         value = {"dynns": [r.to_dict() for r in found]}
     else:

@@ -6,12 +6,12 @@ The expand ratios of mb1, mb6 and mb7 have one candidate each and are not encode
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from hadas.errors import ConfigError
+from hadas.space.genome import GenomeLike
 from hadas.space.backbone import Backbone
 from hadas.space.skeleton import Skeleton, build_skeleton
 from hadas.space.supernet_spec import SEARCHED_EXPAND_STAGES, SupernetSpec
@@ -55,7 +55,7 @@ class BackboneSpace:
         return int(np.prod(self.n_choices.astype(object)))
 
     # -- encoding -------------------------------------------------------------------------------
-    def decode(self, genome: Sequence[int]) -> Backbone:
+    def decode(self, genome: GenomeLike) -> Backbone:
         g = [int(x) for x in genome]
         if len(g) != N_GENES:
             raise ConfigError("genome", f"needs {N_GENES} genes, got {len(g)}")
@@ -111,7 +111,7 @@ class BackboneSpace:
     def sample(self, rng: np.random.Generator) -> Backbone:
         return self.decode(self.sample_genome(rng))
 
-    def mutate(self, genome: Sequence[int], rng: np.random.Generator, prob: float) -> np.ndarray:
+    def mutate(self, genome: GenomeLike, rng: np.random.Generator, prob: float) -> np.ndarray:
         """Resample each gene with probability `prob`, always to a *different* candidate."""
         g = np.array(genome, dtype=np.int64)
         n = self.n_choices
@@ -121,8 +121,8 @@ class BackboneSpace:
         g[hit] = (g[hit] + offsets[hit]) % n[hit]
         return g
 
-    def crossover(self, a: Sequence[int], b: Sequence[int], rng: np.random.Generator,
+    def crossover(self, a: GenomeLike, b: GenomeLike, rng: np.random.Generator,
                   p: float = 0.8) -> np.ndarray:
         """Uniform crossover: each gene from `a` with probability p, else from `b`."""
-        a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
-        return np.where(rng.random(N_GENES) < p, a, b)
+        ga, gb = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+        return np.where(rng.random(N_GENES) < p, ga, gb)

@@ -34,10 +34,11 @@ OBJECTIVES = (Objective("top1", "maximize", "top-1 error (%)", 100.0),
               Objective("energy_mj", "minimize", "energy (mJ)"))
 
 
-def minimised(scores: Mapping[str, Any]) -> np.ndarray:
+def minimised(scores: Mapping[str, Any] | DynnResult) -> np.ndarray:
     """One row of minimised objectives from anything holding their keys (a dict or a record)."""
-    get = scores.get if isinstance(scores, Mapping) else lambda k: getattr(scores, k)
-    return np.array([o.minimised(float(get(o.key))) for o in OBJECTIVES])
+    if isinstance(scores, Mapping):
+        return np.array([o.minimised(float(scores[o.key])) for o in OBJECTIVES])
+    return np.array([o.minimised(float(getattr(scores, o.key))) for o in OBJECTIVES])
 
 
 def objective_matrix(rows: Iterable[Any]) -> np.ndarray:

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 import numpy as np
 
 from hadas.errors import ConfigError
+from hadas.space.genome import GenomeLike
 from hadas.space.exits import ExitPlan
 
 
@@ -73,7 +74,7 @@ class ExitDvfsSpace:
                     g[m] = t
                     yield g
 
-    def decode(self, genome: Sequence[int]) -> tuple[ExitPlan, dict[str, int]]:
+    def decode(self, genome: GenomeLike) -> tuple[ExitPlan, dict[str, int]]:
         """(plan, clocks); the clocks are empty without clock genes."""
         g = np.asarray(genome, dtype=np.int64)
         m = len(self.positions)
@@ -103,7 +104,11 @@ class ExitDvfsSpace:
             bits[rng.choice(off, self.min_exits - len(on), replace=False)] = 1
         return g
 
-    def sample(self, rng: np.random.Generator) -> np.ndarray:
+    def sample(self, rng: np.random.Generator) -> tuple[ExitPlan, dict[str, int]]:
+        """A random (plan, clocks): `decode` of `sample_genome`."""
+        return self.decode(self.sample_genome(rng))
+
+    def sample_genome(self, rng: np.random.Generator) -> np.ndarray:
         """Exit count uniform in [min, max], positions uniform; threshold and clocks uniform."""
         m = len(self.positions)
         g = np.zeros(self.n_genes, dtype=np.int64)
@@ -112,7 +117,7 @@ class ExitDvfsSpace:
         g[m:] = rng.integers(0, self.n_choices[m:])
         return g
 
-    def mutate(self, genome: Sequence[int], rng: np.random.Generator, prob: float) -> np.ndarray:
+    def mutate(self, genome: GenomeLike, rng: np.random.Generator, prob: float) -> np.ndarray:
         """Each gene, on its own, changes to a different value with probability `prob`."""
         g = np.array(genome, dtype=np.int64)
         n = self.n_choices
@@ -120,8 +125,8 @@ class ExitDvfsSpace:
         g[hit] = (g[hit] + rng.integers(1, np.maximum(n, 2))[hit]) % n[hit]
         return self.repair(g, rng)
 
-    def crossover(self, a: Sequence[int], b: Sequence[int], rng: np.random.Generator,
+    def crossover(self, a: GenomeLike, b: GenomeLike, rng: np.random.Generator,
                   p: float = 0.8) -> np.ndarray:
         """Uniform: each gene from `a` with probability p, else from `b`; then repair."""
-        a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
-        return self.repair(np.where(rng.random(self.n_genes) < p, a, b), rng)
+        ga, gb = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+        return self.repair(np.where(rng.random(self.n_genes) < p, ga, gb), rng)
