@@ -42,7 +42,14 @@ def test_synthetic_published_checkpoint_loads_with_every_tensor_used(cifar100_cf
 
 
 def test_checkpoint_without_module_prefix_loads_too(cifar100_cfg, reference_shapes):
-    load_supernet_state(create_supernet(cifar100_cfg), _synthetic(reference_shapes, prefix=""))
+    """The same tensors without DataParallel's `module.` prefix load into the same weights."""
+    prefixed, bare = create_supernet(cifar100_cfg), create_supernet(cifar100_cfg)
+    assert load_supernet_state(prefixed, _synthetic(reference_shapes)) == []
+    assert load_supernet_state(bare, _synthetic(reference_shapes, prefix="")) == []
+    a, b = prefixed.state_dict(), bare.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    fresh = create_supernet(cifar100_cfg).state_dict()
+    assert not torch.equal(fresh["stem.conv.weight"], b["stem.conv.weight"])  # really loaded
 
 
 def test_a_missing_tensor_is_named(cifar100_cfg, reference_shapes):

@@ -127,6 +127,10 @@ class EngineConfig:
     mutation_prob: float = _f(0.3, min=0.0, max=1.0)
     crossover_prob: float = _f(0.8, min=0.0, max=1.0)
 
+    def survivors(self, share: float = 1.0) -> int:
+        """How many a survival keeps: ceil(population x survival_ratio x share), at least 1."""
+        return max(1, math.ceil(self.population * self.survival_ratio * share))
+
 
 IOE_DVFS = ("exact", "evolve")
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from hadas.errors import ConfigError
 from hadas.report.statistics import Interval, Paired, bootstrap_mean, paired
+from hadas.space.dynn import least_energy_at_accuracy
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,11 @@ def energy_gain(ours: Sequence[dict[str, Any]], baseline: Sequence[dict[str, Any
     pairs, unmatched = [], 0
     for b in baseline:
         acc, energy = b["dynn"]["top1"], b["dynn"]["energy_mj"]
-        better = [o["dynn"]["energy_mj"] for o in ours if o["dynn"]["top1"] >= acc]
-        if not better:
+        pick = least_energy_at_accuracy((o["dynn"] for o in ours), acc)
+        if pick is None:
             unmatched += 1
             continue
-        best = min(better)
+        best = pick["energy_mj"]
         pairs.append({"baseline_top1": acc, "baseline_energy_mj": energy, "energy_mj": best,
                       "reduction_pct": 100.0 * (1.0 - best / energy)})
     gains = [p["reduction_pct"] for p in pairs]

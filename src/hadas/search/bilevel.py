@@ -19,7 +19,6 @@ so rerunning an interrupted search replays it from the database to the same resu
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -203,8 +202,7 @@ class BilevelSearch:
         "dvfs"; see `search.modes`); None: no inner engine, static backbones."""
         ooe = self.cfg.search.ooe
         rng = np.random.default_rng([self.cfg.seed, 1])
-        n_ioe = max(1, math.ceil(ooe.population * ooe.survival_ratio))
-        n_parents = max(1, math.ceil(ooe.population * ooe.survival_ratio / 2))
+        n_ioe, n_parents = ooe.survivors(), ooe.survivors(0.5)
         population = unique([self.space.sample_genome(rng) for _ in range(ooe.population)])
         parents: list[np.ndarray] = []
         archive: list[dict[str, Any]] = []
@@ -261,7 +259,7 @@ class BilevelSearch:
             return self.run_ioe_only(references)
         ooe = self.cfg.search.ooe
         static = self.run_hadas(None)
-        n_ioe = max(1, math.ceil(ooe.population * ooe.survival_ratio)) * ooe.generations
+        n_ioe = ooe.survivors() * ooe.generations
         backbones = [Backbone.from_dict(e["backbone"]) for e in static.archive]
         F = archive_objectives(static.archive)
         return self.run_ioe_only([backbones[i] for i in rank_and_crowding(F, n_ioe)])
@@ -270,7 +268,7 @@ class BilevelSearch:
         """Random DyNNs: as many backbones as `hadas` sends to the IOE, each with as many
         random (exit plan, DVFS) points as one IOE evaluates at most."""
         ooe, ioe = self.cfg.search.ooe, self.cfg.search.ioe
-        n_backbones = max(1, math.ceil(ooe.population * ooe.survival_ratio)) * ooe.generations
+        n_backbones = ooe.survivors() * ooe.generations
         n_dynns = ioe.population + (ioe.generations - 1) * (ioe.n_crossover + ioe.n_mutation)
         rng = np.random.default_rng([self.cfg.seed, 3])
         backbones = [self.space.sample(rng) for _ in range(n_backbones)]

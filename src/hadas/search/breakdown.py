@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from hadas.space.dynn import DynnResult
+from hadas.space.dynn import DynnResult, least_energy_at_accuracy
 from hadas.search.bilevel import BilevelSearch
 from hadas.errors import ConfigError
 from hadas.space import Backbone, resolve_arch
@@ -29,9 +29,9 @@ STAGES = ("backbone", "exits", "exits+dvfs")
 
 def pick_at_accuracy(front: Sequence[DynnResult], top1: float) -> tuple[DynnResult, bool]:
     """The least-energy DyNN with top-1 >= `top1` (True), else the most accurate one (False)."""
-    matched = [d for d in front if d.top1 >= top1]
-    if matched:
-        return min(matched, key=lambda d: d.energy_mj), True
+    pick = least_energy_at_accuracy(front, top1)
+    if pick is not None:
+        return pick, True
     return max(front, key=lambda d: (d.top1, -d.energy_mj)), False
 
 

@@ -16,7 +16,6 @@ How clocks are chosen (`IoeConfig.dvfs`):
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -83,7 +82,7 @@ def run_ioe(space: ExitDvfsSpace, evaluator: PlanScorer, cfg: IoeConfig,
     if not space.dvfs_genes and space.n_plans <= cfg.enumerate_max:
         score(list(space.plans()))
     else:
-        n_keep = max(1, math.ceil(cfg.population * cfg.survival_ratio))
+        n_keep = cfg.survivors()
         population = unique([space.sample_genome(rng) for _ in range(cfg.population)])
         parents: list[np.ndarray] = []
         for generations in range(1, cfg.generations + 1):

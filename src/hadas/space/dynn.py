@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -34,11 +34,24 @@ OBJECTIVES = (Objective("top1", "maximize", "top-1 error (%)", 100.0),
               Objective("energy_mj", "minimize", "energy (mJ)"))
 
 
+def score(scores: Mapping[str, Any] | DynnResult, key: str) -> float:
+    """One score of a DyNN given as a record or as its dict form."""
+    return float(scores[key] if isinstance(scores, Mapping) else getattr(scores, key))
+
+
 def minimised(scores: Mapping[str, Any] | DynnResult) -> np.ndarray:
     """One row of minimised objectives from anything holding their keys (a dict or a record)."""
-    if isinstance(scores, Mapping):
-        return np.array([o.minimised(float(scores[o.key])) for o in OBJECTIVES])
-    return np.array([o.minimised(float(getattr(scores, o.key))) for o in OBJECTIVES])
+    return np.array([o.minimised(score(scores, o.key)) for o in OBJECTIVES])
+
+
+Scored = TypeVar("Scored", bound="Mapping[str, Any] | DynnResult")
+
+
+def least_energy_at_accuracy(dynns: Iterable[Scored], top1: float) -> Scored | None:
+    """The least-energy DyNN with top-1 >= `top1` (the first of equals), or None: the paper's
+    comparison "at equal accuracy"."""
+    matched = [d for d in dynns if score(d, "top1") >= top1]
+    return min(matched, key=lambda d: score(d, "energy_mj")) if matched else None
 
 
 def objective_matrix(rows: Iterable[Any]) -> np.ndarray:
