@@ -15,7 +15,8 @@ import pytest
 from hadas.config import ConstraintsConfig
 from hadas.space.dynn import DynnResult
 from hadas.executors import EXECUTORS, create_executor
-from hadas.search.bilevel import BilevelSearch, archive_objectives
+from hadas.search.archive import archive_objectives
+from hadas.search.bilevel import BilevelSearch
 from hadas.search.modes import SEARCH_MODES
 from hadas.search.constraints import violation
 from hadas.report.compare import energy_gain

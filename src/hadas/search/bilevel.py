@@ -31,11 +31,12 @@ from hadas.executors import Executor, SerialExecutor
 from hadas.search.evolution import breed, unique
 from hadas.search.ioe import PlanScorer
 from hadas.search.pymoo_seam import hypervolume
-from hadas.search.constraints import penalised, violation
-from hadas.search.selection import nondominated_rank, pareto_indices, rank_and_crowding
+from hadas.search.constraints import penalised
+from hadas.search.selection import nondominated_rank, rank_and_crowding
 from hadas.search.tasks import Task, run_task
 from hadas.space import Backbone, BackboneSpace, ExitDvfsSpace, ExitPlan
 from hadas.space.dynn import DynnResult, objective_matrix
+from hadas.search.archive import Archive, archive_objectives
 from hadas.storage import RunDatabase
 
 
@@ -76,10 +77,6 @@ class SearchResult:
 SPENT = ("backbones", "ioes", "dynns", "backbone_s", "exit_training_s", "inner_search_s")
 
 
-def archive_objectives(archive: Sequence[dict[str, Any]]) -> np.ndarray:
-    return objective_matrix(e["dynn"] for e in archive)
-
-
 class BilevelSearch:
     def __init__(self, cfg: HadasConfig, evaluators: Evaluators, db: RunDatabase, run: str,
                  report: Callable[[str], None] = print, executor: Executor | None = None):
@@ -88,6 +85,7 @@ class BilevelSearch:
         self.space = BackboneSpace(cfg.supernet)
         self.stats = SearchStats()
         self.reference = evaluators.reference_point()
+        self.archiver = Archive(cfg.search.constraints, self.reference)
         self.seen: dict[str, dict[str, dict[str, Any]]] = {"evaluated": {}, "scored": {}}
         self.spent = dict.fromkeys(SPENT, 0.0)
         self.progress: list[dict[str, Any]] = []
@@ -178,24 +176,6 @@ class BilevelSearch:
         return DynnResult(ExitPlan(()), dict(self.ev.reference_dvfs), s["top1"], s["latency_ms"],
                           s["energy_mj"], (1.0,), (s["top1"],), dict(s.get("provenance", {})))
 
-    # -- archive ---------------------------------------------------------------------------------
-    def merge(self, archive: list[dict[str, Any]], found: list[dict[str, Any]]) -> list[dict]:
-        """Non-dominated entries of archive + found (first occurrence of equal DyNNs kept)."""
-        seen, union = set(), []
-        for e in [*archive, *found]:
-            key = (str(e["backbone"]), str(e["dynn"]["exits"]), str(e["dynn"]["dvfs_hz"]))
-            if key not in seen:
-                seen.add(key)
-                union.append(e)
-        F = archive_objectives(union)
-        ok = violation(F, self.cfg.search.constraints) == 0
-        union, F = [e for e, keep in zip(union, ok) if keep], F[ok]
-        return [union[i] for i in pareto_indices(F)]
-
-    def archive_hypervolume(self, archive: Sequence[dict[str, Any]]) -> float:
-        """Hypervolume of the archive with objectives divided by the reference point."""
-        return hypervolume(archive_objectives(archive) / self.reference, np.ones(3))
-
     # -- the engines -----------------------------------------------------------------------------
     def run_hadas(self, inner: str | None = "exits+dvfs") -> SearchResult:
         """The OOE with an inner engine that may change `inner` ("exits+dvfs", "exits" or
@@ -225,8 +205,8 @@ class BilevelSearch:
                 parents = [pool[selected[i]] for i in order[:n_parents]]
             found = [{"backbone": backbones[i].to_dict(), "dynn": d.to_dict(), "generation": gen}
                      for i, front in zip(selected, fronts) for d in front]
-            archive = self.merge(archive, found)
-            history.append(self.archive_hypervolume(archive))
+            archive = self.archiver.merge(archive, found)
+            history.append(self.archiver.hypervolume(archive))
             self.record(gen, history[-1])
             self.db.put_generation(self.run, "ooe", gen, [g.tolist() for g in pool], archive)
             spent.append(time.perf_counter() - t0)
@@ -246,8 +226,8 @@ class BilevelSearch:
         backbones = [self.space.validate(b) for b in backbones]
         found = [{"backbone": b.to_dict(), "dynn": d.to_dict(), "generation": 0}
                  for b, front in zip(backbones, self.ioes(backbones)) for d in front]
-        archive = self.merge([], found)
-        history = [self.archive_hypervolume(archive)]
+        archive = self.archiver.merge([], found)
+        history = [self.archiver.hypervolume(archive)]
         self.record(len(self.progress), history[0])
         self.db.put_generation(self.run, "ioe", 0, [b.to_dict() for b in backbones], archive)
         return self.result(archive, history)
@@ -275,8 +255,8 @@ class BilevelSearch:
         found = [{"backbone": b.to_dict(), "dynn": d.to_dict(), "generation": 0}
                  for b, dynns in zip(backbones, self.random_dynns(backbones, n_dynns))
                  for d in dynns]
-        archive = self.merge([], found)
-        history = [self.archive_hypervolume(archive)]
+        archive = self.archiver.merge([], found)
+        history = [self.archiver.hypervolume(archive)]
         self.record(len(self.progress), history[0])
         self.db.put_generation(self.run, "random", 0, [], archive)
         return self.result(archive, history)
