@@ -32,6 +32,8 @@ browser:
 	else echo "browser: apt-get install chromium failed (/tmp/hadas-apt-chromium.log); browser tests will skip"; fi
 
 test: $(STAMP) browser
+	$(PY) -m pyflakes src tests bench
+	$(PY) -m mypy
 	$(PY) -m pytest -n 2 --dist loadfile -q
 
 clean:

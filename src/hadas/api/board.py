@@ -58,7 +58,7 @@ def segment_modules(cfg: HadasConfig, backbone: Backbone, plan: ExitPlan, exit_c
     out: list[tuple[str, int, nn.Module]] = []
     for seg in parts:
         if seg.kind == "backbone":
-            layers = [net.stem] if seg.index == 0 else []
+            layers: list[nn.Module] = [net.stem] if seg.index == 0 else []
             layers += [net.blocks[b] for b in seg.blocks]
             if seg.index == n_backbone - 1:
                 layers += [net.head, net.dropout, net.classifier]
@@ -317,7 +317,8 @@ def _open_profile(path: Path, measurer: BoardMeasurer, config: str) -> set[str]:
     if mine != theirs:
         raise ConfigError("--out", f"{path} holds a profile of (platform, config, exit_channels) "
                           f"= {theirs}, not {mine}; choose another --out")
-    return {s.key for s in existing.samples}
+    # only DyNN samples are resumable; operation and network samples have no key
+    return {s.key for s in existing.samples if isinstance(s, ProfileSample)}
 
 
 def parse_clocks(text: str) -> dict[str, int]:

@@ -77,9 +77,10 @@ def estimate_costs(config: str | Path | HadasConfig, arch: str,
 
 def _profile_space(prof: Profile, config: str | Path | None) -> BackboneSpace | None:
     """The supernet space of a profile's dynn/network samples (none for operations only)."""
-    if config is None and prof.config is None:
+    source = config or prof.config
+    if source is None:
         return None
-    return BackboneSpace(configure(config or prof.config).supernet)
+    return BackboneSpace(configure(source).supernet)
 
 
 def _same_board(profile: Profile, platform: Platform) -> None:

@@ -78,7 +78,9 @@ def prepare_exits(cfg: HadasConfig, supernet: Supernet, supernet_id: str, backbo
     positions = candidate_positions(sk.n_blocks, cfg.exits.first_exit_block)
     torch.manual_seed(cfg.seed)  # head initialisation is a function of the seed
     heads = build_heads(sk, positions, cfg.exits.exit_channels, cfg.exits.confidence_head)
-    net = MultiExitNetwork(backbone_net, heads.to(device, memory_format=torch.channels_last))
+    heads = heads.to(  # type: ignore[call-overload]  # torch stub: no device + format overload
+        device, memory_format=torch.channels_last)
+    net = MultiExitNetwork(backbone_net, heads)
     bank_path, trained_now = folder / "bank.pt", False
     stored = world.from_main(lambda: read_stored_checkpoint(bank_path) if bank_path.exists() else None)
     if stored is not None:

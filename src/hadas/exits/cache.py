@@ -8,6 +8,7 @@ from __future__ import annotations
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,9 +44,9 @@ class ExitCache:
 
     def save(self, path: str | Path) -> None:
         """Atomic write (tmp + rename)."""
-        arrays = dict(positions=np.array(self.positions, dtype=np.int64), labels=self.labels,
-                      pred=self.pred, correct=self.correct, max_softmax=self.max_softmax,
-                      entropy=self.entropy)
+        arrays: dict[str, Any] = dict(positions=np.array(self.positions, dtype=np.int64),
+                                      labels=self.labels, pred=self.pred, correct=self.correct,
+                                      max_softmax=self.max_softmax, entropy=self.entropy)
         if self.confidence is not None:
             arrays["confidence"] = self.confidence
         write_atomic(path, lambda f: np.savez_compressed(f, **arrays))
@@ -76,7 +77,7 @@ def build_exit_cache(net: MultiExitNetwork, loader: TensorLoader) -> ExitCache:
     net.eval()
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("pred", "max_p", "entropy", "conf")}
     labels = []
-    has_conf = any(net.heads[str(p)].confidence is not None for p in net.positions)
+    has_conf = any(net.head(p).confidence is not None for p in net.positions)
     for x, y in loader:
         out = net(x)
         scores = [exit_scores(lg) for lg in out.logits]
@@ -88,9 +89,9 @@ def build_exit_cache(net: MultiExitNetwork, loader: TensorLoader) -> ExitCache:
             cols["conf"].append(torch.stack([c if c is not None else nan
                                              for c in out.confidence]).float().cpu().numpy())
         labels.append(y.cpu().numpy())
-    y = np.concatenate(labels).astype(np.int64)
+    targets = np.concatenate(labels).astype(np.int64)
     pred = np.concatenate(cols["pred"], axis=1)
-    return ExitCache(net.positions, y, pred.astype(np.int16), pred == y[None, :],
+    return ExitCache(net.positions, targets, pred.astype(np.int16), pred == targets[None, :],
                      np.concatenate(cols["max_p"], axis=1).astype(np.float32),
                      np.concatenate(cols["entropy"], axis=1).astype(np.float32),
                      np.concatenate(cols["conf"], axis=1).astype(np.float32) if has_conf else None)

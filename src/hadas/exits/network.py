@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
 
-from hadas.exits.heads import exit_scores
+from hadas.exits.heads import ExitHead, exit_scores
 from hadas.space.policies import fires
 from hadas.model import SubNetwork
 from hadas.space.exits import ExitPlan
@@ -29,6 +30,10 @@ class MultiExitNetwork(nn.Module):
         self.heads = heads
         self.positions = tuple(sorted(int(p) for p in heads))
 
+    def head(self, position: int) -> ExitHead:
+        """The exit head after block `position`."""
+        return cast(ExitHead, self.heads[str(position)])
+
     def backbone_features(self, x: torch.Tensor) -> tuple[dict[int, torch.Tensor], torch.Tensor]:
         """Block outputs at every head position, and the final classifier's logits."""
         feats = {}
@@ -42,7 +47,7 @@ class MultiExitNetwork(nn.Module):
     def heads_forward(self, feats: dict[int, torch.Tensor]) -> ExitOutputs:
         logits, conf = [], []
         for p in self.positions:
-            lg, c = self.heads[str(p)].forward_with_confidence(feats[p])
+            lg, c = self.head(p).forward_with_confidence(feats[p])
             logits.append(lg)
             conf.append(c)
         return ExitOutputs(logits, conf)
@@ -72,7 +77,7 @@ class MultiExitNetwork(nn.Module):
             k = stops.get(i)
             if k is None:
                 continue
-            logits, conf = self.heads[str(i)].forward_with_confidence(h)
+            logits, conf = self.head(i).forward_with_confidence(h)
             p, max_p, entropy = exit_scores(logits)
             leave = fires(plan.policy, plan.thresholds[k], max_p, entropy, conf)
             pred[alive[leave]] = p[leave]

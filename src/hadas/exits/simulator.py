@@ -57,11 +57,11 @@ class ExitSimulator:
             return (self._all_rows[key] & plan_bits) | self._final_bit
         mask = np.full(self.cache.n_samples, self._final_bit, dtype=np.uint64)
         for r, t in zip(rows, plan.thresholds):
-            key = (plan.policy, r, t)
-            if key not in self._one_row:
+            row_key = (plan.policy, r, t)
+            if row_key not in self._one_row:
                 bits = self._fires(plan.policy, t, r).astype(np.uint64)
-                self._one_row[key] = bits << np.uint64(r)
-            mask |= self._one_row[key]
+                self._one_row[row_key] = bits << np.uint64(r)
+            mask |= self._one_row[row_key]
         return mask
 
     def simulate(self, plan: ExitPlan, per_sample: bool = False) -> Simulation:

@@ -110,8 +110,8 @@ def train_exits(net: MultiExitNetwork, data: DataSplits, cfg: ExitsConfig, check
             bar.set_postfix(loss=f"{loss.item():.3f}",
                             img_s=f"{seen * world.size / (time.perf_counter() - t0):.0f}")
         world.average_buffers(heads)
-        loss_sum, seen = world.sum([loss_sum, seen], device)
-        history.append({"epoch": epoch + 1, "loss": loss_sum / max(seen, 1),
+        loss_sum, images = world.sum([loss_sum, seen], device)
+        history.append({"epoch": epoch + 1, "loss": loss_sum / max(images, 1),
                         "seconds": time.perf_counter() - t0})
         if world.main:
             save_atomic({"epoch": epoch + 1, "heads": heads.state_dict(),

@@ -114,6 +114,7 @@ def _manifest(picked: PickedDyNN, bank_key: str, n_eval: int, plan: Any,
     result, dynn = picked.result, picked.entry["dynn"]
     run_numbers = {"top1": dynn["top1"], "exit_rates": dynn["exit_rates"]}
     dvfs = dvfs_block(picked.dvfs_hz)
+    c, h, w = chw
     if unchecked:
         onnx["onnxruntime_check"] = unchecked
     return {
@@ -137,7 +138,7 @@ def _manifest(picked: PickedDyNN, bank_key: str, n_eval: int, plan: Any,
                                     f"{picked.cfg.data.eval_split} split ({n_eval} images)"},
         "supernet": {"checkpoint": str(picked.checkpoint), "sha256": sha256_file(picked.checkpoint),
                      "exits_dir": str(picked.exits_dir), "exit_bank": bank_key},
-        "input": input_spec(tuple(chw), picked.backbone.resolution, mean, std),
+        "input": input_spec((c, h, w), picked.backbone.resolution, mean, std),
         "program": {"file": "program.pt", "format": "TorchScript (torch.jit.load)",
                     "traced_on": device, "methods": ["forward(x)", "from_uint8(images)"]},
         "onnx": onnx,

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hadas.export.pieces import Pieces
+from hadas.export.pieces import HeadOutputs, Pieces, Segment
 
 OPSET = 18
 
@@ -58,9 +58,12 @@ def export_piece(module: nn.Module, example: torch.Tensor, path: Path, input_nam
                               dynamic_axes=axes)
 
 
-def piece_specs(pieces: Pieces) -> list[tuple[str, nn.Module, str, list[str], int]]:
+PieceSpec = tuple[str, Segment | HeadOutputs, str, list[str], int]
+
+
+def piece_specs(pieces: Pieces) -> list[PieceSpec]:
     """(file name, module, input name, output names, index of the segment feeding it)."""
-    specs = []
+    specs: list[PieceSpec] = []
     last = len(pieces.segments) - 1
     for i, seg in enumerate(pieces.segments):
         specs.append((f"segment_{i}.onnx", seg, "images" if i == 0 else "features_in",

@@ -77,7 +77,7 @@ def split_network(net: MultiExitNetwork, plan: ExitPlan) -> Pieces:
     last = len(bounds) - 2
     segments = [Segment(net.backbone, a, b, stem=i == 0, classify=i == last)
                 for i, (a, b) in enumerate(itertools.pairwise(bounds))]
-    heads = [HeadOutputs(net.heads[str(p)], p) for p in plan.positions]
+    heads = [HeadOutputs(net.head(p), p) for p in plan.positions]
     for m in (*segments, *heads):
         m.eval()
     return Pieces(segments, heads)

@@ -58,6 +58,8 @@ class EarlyExitProgram(nn.Module):
     score: str            # the policy's score (space/policies.py), resolved before scripting
     leaves_above: bool
     thresholds: list[float]
+    shift: torch.Tensor   # buffers, registered in __init__
+    scale: torch.Tensor
 
     def __init__(self, stages: Sequence[nn.Module], final: nn.Module, policy: str,
                  thresholds: Sequence[float], mean: Sequence[float], std: Sequence[float]):

@@ -322,7 +322,7 @@ def _identify(problem: Problem, a: np.ndarray, y: np.ndarray, x: np.ndarray) -> 
         if others.shape[1]:
             own = own - others @ np.linalg.lstsq(others, own, rcond=None)[0]
         unique = float(np.linalg.norm(own))
-        se = np.inf if unique < 1e-12 * max(np.linalg.norm(rel[:, col]), 1e-300) \
+        se = np.inf if unique < 1e-12 * max(float(np.linalg.norm(rel[:, col])), 1e-300) \
             else sigma / unique
         rel_se = se / abs(z[col])
         if rel_se > MAX_REL_SE and (worst is None or rel_se > worst[0]):
@@ -511,12 +511,12 @@ def _identifiability(fits: Sequence[tuple[Problem, np.ndarray]], clocks: dict[st
 
 
 def _implied_power(train: Rows, test: Rows | None, model: HardwareModel,
-                   c: Coefficients) -> dict[str, float] | None:
+                   c: Coefficients) -> dict[str, float | None] | None:
     """Highest mean power (energy / latency) over rows: fitted on train and test, measured."""
     rows = [r for r in (train, test) if r is not None]
     if not any(np.isfinite(r.energy_mj).any() for r in rows):
         return None
-    out = {"budget": model.platform.power_budget_w}
+    out: dict[str, float | None] = {"budget": model.platform.power_budget_w}
     for name, r in zip(("train_max", "test_max"), rows):
         keep = np.isfinite(r.energy_mj)
         latency, energy = predict(r, model, c)

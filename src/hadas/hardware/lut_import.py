@@ -132,8 +132,9 @@ def import_luts(paths: Sequence[str | Path], platform: Platform,
             measured = Measured(_number(entry["lat"], f"{where}.lat"), 0.0,
                                 _number(entry["enrg"], f"{where}.enrg"), None)
             samples.append(OperationSample(op.to_dict(), dict(dvfs), measured, key))
-    host = {"source": [str(p) for p in paths], "measured_by": "per-layer look-up tables "
-            "(OFA / Harmonic-NAS key format), one layer at a time, batch 1",
-            "assumed": ASSUMED, "imported": datetime.now(timezone.utc).isoformat(
-                timespec="seconds")}
-    return Profile(platform.name, None, None, host["imported"], host, tuple(samples))
+    imported = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    host: dict[str, Any] = {"source": [str(p) for p in paths],
+                            "measured_by": "per-layer look-up tables (OFA / Harmonic-NAS key "
+                            "format), one layer at a time, batch 1",
+                            "assumed": ASSUMED, "imported": imported}
+    return Profile(platform.name, None, None, imported, host, tuple(samples))

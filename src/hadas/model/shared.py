@@ -45,6 +45,10 @@ class SharedConv2d(nn.Module):
 class SharedBatchNorm2d(nn.Module):
     """BatchNorm over the leading channels of the input (running stats shared by slicing)."""
 
+    running_mean: torch.Tensor           # buffers, registered in __init__
+    running_var: torch.Tensor
+    num_batches_tracked: torch.Tensor
+
     def __init__(self, max_channels: int, eps: float = 1e-5, momentum: float = 0.1):
         super().__init__()
         self.eps, self.momentum = eps, momentum

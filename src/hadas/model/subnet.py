@@ -5,6 +5,8 @@ are inherited by slicing (see `Supernet.extract`). Plain layers keep it easy to 
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -45,7 +47,7 @@ class MBBlock(nn.Module):
 
     def __init__(self, b: Block, bn_eps: float = 1e-5, bn_momentum: float = 0.1):
         super().__init__()
-        kw = dict(bn_eps=bn_eps, bn_momentum=bn_momentum)
+        kw: dict[str, Any] = dict(bn_eps=bn_eps, bn_momentum=bn_momentum)
         self.stride = b.stride
         self.expand = (ConvBN(b.in_channels, b.mid_channels, 1, act=b.act_func, **kw)
                        if b.expand_ratio != 1 else None)
@@ -92,7 +94,7 @@ class SubNetwork(nn.Module):
         super().__init__()
         self.skeleton = skeleton
         self.resolution = skeleton.backbone.resolution
-        kw = dict(bn_eps=bn_eps, bn_momentum=bn_momentum)
+        kw: dict[str, Any] = dict(bn_eps=bn_eps, bn_momentum=bn_momentum)
         stem_layer = skeleton.layers[0]
         self.stem = ConvBN(3, skeleton.stem_channels, 3, stem_layer.stride, act=stem_act, **kw)
         self.blocks = nn.ModuleList(MBBlock(b, **kw) for b in skeleton.blocks)

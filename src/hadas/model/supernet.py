@@ -12,6 +12,8 @@ and extracted sub-networks run without either.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -46,7 +48,7 @@ class SharedMBBlock(nn.Module):
         super().__init__()
         max_out, max_ratio = max(stage.widths), max(stage.expand_ratios)
         max_mid = make_divisible(round(max_in * max_ratio), 8)
-        kw = dict(bn_eps=bn_eps, bn_momentum=bn_momentum)
+        kw: dict[str, Any] = dict(bn_eps=bn_eps, bn_momentum=bn_momentum)
         self.expand = (SharedConvBN(max_in, max_mid, 1, act=stage.act_func, **kw)
                        if max_ratio != 1 else None)
         self.depthwise = SharedConvBN(max_mid, max_mid, max(stage.kernels), depthwise=True,
@@ -58,9 +60,13 @@ class SharedMBBlock(nn.Module):
     def forward(self, x: torch.Tensor, b: Block, drop_rate: float = 0.0) -> torch.Tensor:
         """`drop_rate`: drop-connect of the residual branch (the supernet passes it only where
         the shortcut is the identity)."""
-        y = self.expand(x, b.mid_channels) if b.expand_ratio != 1 else x
+        y = x
+        if b.expand_ratio != 1:
+            assert self.expand is not None, "an expand ratio above 1 needs the stage's expand"
+            y = self.expand(x, b.mid_channels)
         y = self.depthwise(y, kernel=b.kernel, stride=b.stride)
         if b.se:
+            assert self.se is not None, "squeeze-excite needs a stage with squeeze-excite"
             y = self.se(y, b.se_channels)
         y = self.project(y, b.out_channels)
         s = shortcut_pool(x, b.stride)
@@ -93,7 +99,7 @@ class Supernet(nn.Module):
         self.space = BackboneSpace(spec)
         self.dropout_rate, self.drop_connect_rate = dropout, drop_connect
         self.bn_eps, self.bn_momentum = bn_eps, bn_momentum
-        kw = dict(bn_eps=bn_eps, bn_momentum=bn_momentum)
+        kw: dict[str, Any] = dict(bn_eps=bn_eps, bn_momentum=bn_momentum)
         first = spec.first_conv
         self.stem = SharedConvBN(3, max(first.widths), 3, act=first.act_func, **kw)
         blocks, max_in = [], max(first.widths)

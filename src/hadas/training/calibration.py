@@ -62,6 +62,7 @@ def calibration_loader(data: DataSplits, cfg: EvalConfig, device: torch.device |
 def inherit(supernet: Supernet, backbone: Backbone, data: DataSplits, cfg: EvalConfig,
             device: torch.device | str, seed: int = 0) -> SubNetwork:
     """The static sub-network with inherited weights and re-estimated BN, in eval mode."""
-    net = supernet.extract(backbone).to(device, memory_format=torch.channels_last)
+    net = supernet.extract(backbone).to(  # type: ignore[call-overload]  # stub: device + format
+        device, memory_format=torch.channels_last)
     recalibrate_bn(net, calibration_loader(data, cfg, device, seed), cfg.bn_calibration_batches)
     return net.eval()

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 import torch
 import torch.distributed as dist
@@ -113,17 +113,17 @@ class World:
         raises is raised on every rank, so all ranks take the same branch."""
         if not self.parallel:
             return decide()
-        box: list[object] = [None]
+        box: list[tuple[str, Any] | None] = [None]
         if self.main:
             try:
                 box[0] = ("ok", decide())
             except HadasError as exc:
                 box[0] = ("error", exc)
         self._collective("broadcast from rank 0", dist.broadcast_object_list, box, src=0)
-        kind, value = box[0]  # type: ignore[misc]
+        kind, value = cast(tuple[str, Any], box[0])  # filled on every rank by the broadcast
         if kind == "error":
-            raise value  # type: ignore[misc]
-        return value  # type: ignore[return-value]
+            raise value
+        return cast(T, value)
 
     def _over_flat(self, what: str, tensors: list[torch.Tensor], op: Callable[..., object],
                    scale: float | None = None, **kwargs: object) -> None:

@@ -78,7 +78,8 @@ def train_supernet(cfg: HadasConfig, out_dir: str | Path, device: torch.device,
     data = data or load_data(cfg.data)
     torch.manual_seed(cfg.seed)  # the initial weights are a function of the seed too
     # channels_last: about 4x faster convolution backward on CPU (bench/README.md)
-    net = create_supernet(cfg).to(device, memory_format=torch.channels_last)
+    net = create_supernet(cfg).to(  # type: ignore[call-overload]  # stub: no device + format
+        device, memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(_param_groups(net, tc.weight_decay), lr=tc.base_lr,
                                 momentum=tc.momentum, nesterov=tc.nesterov)
     amp = device.type == "cuda" and tc.mixed_precision
@@ -156,11 +157,11 @@ def train_supernet(cfg: HadasConfig, out_dir: str | Path, device: torch.device,
             bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.4f}",
                             img_s=f"{seen * world.size / (time.perf_counter() - t0):.0f}")
         world.average_buffers(net)  # BN running statistics: the mean over the ranks
-        loss_max, loss_min, seen = world.sum([sums["loss_max"], sums["loss_min"], seen], device)
-        record = {"epoch": epoch + 1, "loss_max": loss_max / max(seen, 1),
-                  "loss_min": loss_min / max(seen, 1), "lr": lr,
+        loss_max, loss_min, images = world.sum([sums["loss_max"], sums["loss_min"], seen], device)
+        record = {"epoch": epoch + 1, "loss_max": loss_max / max(images, 1),
+                  "loss_min": loss_min / max(images, 1), "lr": lr,
                   "seconds": time.perf_counter() - t0,
-                  "images_per_s": seen / (time.perf_counter() - t0)}
+                  "images_per_s": images / (time.perf_counter() - t0)}
         history.append(record)
         if world.main:
             save(epoch + 1)

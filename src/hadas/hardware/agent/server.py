@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from hadas.errors import ConfigError, HadasError
 from hadas.files import read_text
@@ -127,7 +127,7 @@ class AgentServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
+        host, port = cast(tuple[str, int], self.server_address[:2])  # AF_INET(6): host is str
         return f"http://{host}:{port}"
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -184,7 +184,8 @@ class AgentHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def setup(self) -> None:
-        self.timeout = self.server.limits.socket_timeout_s
+        # typeshed declares `timeout` a ClassVar; socketserver reads it per instance as well
+        self.timeout = self.server.limits.socket_timeout_s  # type: ignore[misc]
         super().setup()
         self.rfile.close()  # the socket stays open; reads go through the deadline instead
         self.reader = _DeadlineReader(self.connection, self.timeout)

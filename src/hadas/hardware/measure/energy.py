@@ -1,6 +1,7 @@
 """Pick the energy sensor of this machine, or say why there is none (never an estimate)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from hadas.hardware.measure.rapl import open_rapl
 def open_energy_counter(device: str = "cpu", root: str | Path = "/") -> EnergyCounter | Unavailable:
     """The sensor that sees `device`: INA3221 rails on a Jetson (any device), else NVML for a
     CUDA device, else RAPL for the CPU. Unavailable lists every reason when none works."""
-    openers = [lambda: open_ina3221(root)]
+    openers: list[Callable[[], EnergyCounter | Unavailable]] = [lambda: open_ina3221(root)]
     if device.startswith("cuda"):
         index = int(device.split(":")[1]) if ":" in device else 0
         openers.append(lambda: open_nvml(index))
