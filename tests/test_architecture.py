@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import WITHOUT_TORCH
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "hadas"
 # leaves any room may use (config imports space, errors)
@@ -71,3 +75,17 @@ def test_rooms_import_one_way(path: Path):
             assert parts[0] not in {"torch", "torchvision"}, f"{room} must not need torch"
         if room in TORCH_ONLY_IN and TORCH_ONLY_IN[room] not in str(path.relative_to(SRC)):
             assert parts[0] != "torch", f"{path.name}: torch only in {room}/{TORCH_ONLY_IN[room]}*"
+
+
+def test_the_no_torch_rooms_import_without_torch_transitively():
+    """Every module of a no-torch room imports in a process where torch cannot be imported
+    (the direct-import check above misses a torch import two modules away)."""
+    modules = sorted(
+        "hadas." + ".".join(p.relative_to(SRC).with_suffix("").parts).removesuffix(".__init__")
+        for p in SRC.rglob("*.py") if _room(p) in NO_TORCH)
+    script = WITHOUT_TORCH + "".join(f"import {m}\n" for m in modules) + (
+        "assert not any(m.split('.')[0] == 'torch' for m in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert len(modules) > 30 and "hadas.search.bilevel" in modules
