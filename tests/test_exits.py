@@ -12,6 +12,7 @@ from hadas.errors import ConfigError, CorruptFileError
 from hadas.exits import (ExitCache, ExitHead, ExitSimulator, build_heads, prepare_exits,
                          train_exits)
 from hadas.exits import bank as bank_module
+from hadas.data import TensorLoader
 from hadas.exits.network import MultiExitNetwork
 from hadas.model import create_supernet
 from hadas.model.flops import count_macs
@@ -194,11 +195,21 @@ def test_the_same_bank_is_never_trained_twice(tiny_bank, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("trained again")
 
+    inherited = []
+    real_inherit = bank_module.inherit
     monkeypatch.setattr(bank_module, "train_exits", refuse)
+    monkeypatch.setattr(bank_module, "inherit", lambda *a: inherited.append(1) or real_inherit(*a))
     again = prepare_exits(cfg, supernet, "untrained-0", supernet.space.largest(), data, root,
                           torch.device("cpu"), progress=False)
     assert not again.trained_now and again.key == first.key
     assert np.array_equal(again.cache.pred, first.cache.pred)
+    # bank and cache stored: the search needs neither the backbone nor its BN re-estimated
+    assert inherited == [] and again.positions == first.positions
+    # the network is built on first use only, once, and is the trained one
+    x = torch.cat([b for b, _ in TensorLoader(data.split("test"), 64, mean=data.mean,
+                                              std=data.std)])[:64]
+    assert torch.equal(again.network(x).logits[0], first.network(x).logits[0])
+    assert again.network is again.network and inherited == [1]
     # another supernet (weights id) is another bank
     assert bank_module.exit_bank_key(cfg, supernet.space.largest(), "other") != first.key
 

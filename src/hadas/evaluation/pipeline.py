@@ -64,7 +64,7 @@ class HadasEvaluators:
         s = self.cfg.search
         space = ExitDvfsSpace(art.positions, s.thresholds, self.hardware.platform.dvfs_hz,
                               self.cfg.exits.policy, s.min_exits, s.max_exits)
-        evaluator = DynnEvaluator(art.network.backbone.skeleton, ExitSimulator(art.cache),
+        evaluator = DynnEvaluator(self.supernet.space.skeleton(b), ExitSimulator(art.cache),
                                   self.hardware)
         return space, evaluator
 

@@ -10,7 +10,8 @@ import dataclasses
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -34,14 +35,18 @@ from hadas.training.distributed import SINGLE, World
 class ExitArtifacts:
     key: str
     directory: Path
-    network: MultiExitNetwork
+    positions: tuple[int, ...]
     cache: ExitCache
     history: list[dict[str, float]]
     trained_now: bool
+    build_network: Callable[[], MultiExitNetwork] = field(repr=False)
 
     @property
-    def positions(self) -> tuple[int, ...]:
-        return self.network.positions
+    def network(self) -> MultiExitNetwork:
+        """The backbone (inherited weights, BN re-estimated) with the trained heads, eval mode.
+        Built on first use: a search that finds the bank and its cache stored needs neither,
+        and re-estimating the backbone's BN again would repeat the backbone evaluation's."""
+        return self.build_network()
 
 
 def exit_bank_key(cfg: HadasConfig, backbone: Backbone, supernet_id: str) -> str:
@@ -73,20 +78,34 @@ def prepare_exits(cfg: HadasConfig, supernet: Supernet, supernet_id: str, backbo
     key = exit_bank_key(cfg, backbone, supernet_id)
     folder = Path(root) / key
     folder.mkdir(parents=True, exist_ok=True)
-    backbone_net = inherit(supernet, backbone, data, cfg.evaluation, device, cfg.seed)
-    sk = backbone_net.skeleton
+    sk = supernet.space.skeleton(backbone)
     positions = candidate_positions(sk.n_blocks, cfg.exits.first_exit_block)
-    torch.manual_seed(cfg.seed)  # head initialisation is a function of the seed
-    heads = build_heads(sk, positions, cfg.exits.exit_channels, cfg.exits.confidence_head)
-    heads = heads.to(  # type: ignore[call-overload]  # torch stub: no device + format overload
-        device, memory_format=torch.channels_last)
-    net = MultiExitNetwork(backbone_net, heads)
     bank_path, trained_now = folder / "bank.pt", False
-    stored = world.from_main(lambda: read_stored_checkpoint(bank_path) if bank_path.exists() else None)
-    if stored is not None:
+    stored = world.from_main(lambda: read_stored_checkpoint(bank_path)
+                             if bank_path.exists() else None)
+
+    def new_heads() -> torch.nn.ModuleDict:
+        torch.manual_seed(cfg.seed)  # head initialisation is a function of the seed
+        heads = build_heads(sk, positions, cfg.exits.exit_channels, cfg.exits.confidence_head)
+        return heads.to(  # type: ignore[call-overload]  # torch stub: no device + format
+            device, memory_format=torch.channels_last)
+
+    if stored is not None:  # the backbone is inherited only if something needs the network
+        heads = new_heads()
         load_stored_heads(bank_path, stored, heads, backbone, positions)
         history = stored["history"]
+        built: list[MultiExitNetwork] = []
+
+        def network() -> MultiExitNetwork:
+            if not built:  # once, on first use
+                backbone_net = inherit(supernet, backbone, data, cfg.evaluation, device,
+                                       cfg.seed)
+                built.append(MultiExitNetwork(backbone_net, heads).eval())
+            return built[0]
     else:
+        backbone_net = inherit(supernet, backbone, data, cfg.evaluation, device, cfg.seed)
+        heads = new_heads()
+        net = MultiExitNetwork(backbone_net, heads)
         t0 = time.perf_counter()
         history = train_exits(net, data, cfg.exits, folder / "training.pt", device, cfg.seed,
                               augment=cfg.data.augment, progress=progress, world=world)
@@ -99,7 +118,10 @@ def prepare_exits(cfg: HadasConfig, supernet: Supernet, supernet_id: str, backbo
             (folder / "cache.npz").unlink(missing_ok=True)  # a cache of older heads is stale
         trained_now = True
         train_seconds = time.perf_counter() - t0
-    net.eval()
+        net.eval()
+
+        def network() -> MultiExitNetwork:
+            return net
 
     def stored_or_built_cache() -> ExitCache:
         cache_path = folder / "cache.npz"
@@ -114,7 +136,7 @@ def prepare_exits(cfg: HadasConfig, supernet: Supernet, supernet_id: str, backbo
         split = data.split(cfg.data.eval_split)
         loader = TensorLoader(split, cfg.evaluation.batch_size, mean=data.mean, std=data.std,
                               device=device)
-        cache = build_exit_cache(net, loader)
+        cache = build_exit_cache(network(), loader)
         cache.save(cache_path)
         meta = {"key": key, "backbone": backbone.to_dict(), "supernet": supernet_id,
                 "positions": list(positions), "eval_split": cfg.data.eval_split,
@@ -126,7 +148,7 @@ def prepare_exits(cfg: HadasConfig, supernet: Supernet, supernet_id: str, backbo
         return cache
 
     cache = world.from_main(stored_or_built_cache)  # evaluated once, on rank 0
-    return ExitArtifacts(key, folder, net, cache, history, trained_now)
+    return ExitArtifacts(key, folder, positions, cache, history, trained_now, network)
 
 
 def load_stored_heads(path: Path, stored: dict, heads: torch.nn.Module, backbone: Backbone,
