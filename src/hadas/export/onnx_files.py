@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from hadas.export.pieces import HeadOutputs, Pieces, Segment
+from hadas.export.pieces import HeadOutputs, Pieces, SegmentModule
 
 OPSET = 18
 
@@ -58,7 +58,7 @@ def export_piece(module: nn.Module, example: torch.Tensor, path: Path, input_nam
                               dynamic_axes=axes)
 
 
-PieceSpec = tuple[str, Segment | HeadOutputs, str, list[str], int]
+PieceSpec = tuple[str, SegmentModule | HeadOutputs, str, list[str], int]
 
 
 def piece_specs(pieces: Pieces) -> list[PieceSpec]:

@@ -6,7 +6,6 @@ classifier. These are the units that get traced (TorchScript) and exported (ONNX
 """
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import torch
@@ -14,10 +13,10 @@ from torch import nn
 
 from hadas.exits import ExitHead, MultiExitNetwork
 from hadas.model import SubNetwork
-from hadas.space import ExitPlan
+from hadas.space import ExitPlan, backbone_cuts
 
 
-class Segment(nn.Module):
+class SegmentModule(nn.Module):
     """Consecutive blocks of a `SubNetwork`, with its stem first and/or classifier last."""
 
     def __init__(self, backbone: SubNetwork, start: int, stop: int, stem: bool, classify: bool):
@@ -63,7 +62,7 @@ class HeadOutputs(nn.Module):
 
 @dataclass(frozen=True)
 class Pieces:
-    segments: list[Segment]    # len(plan.positions) + 1, the last one ends with the classifier
+    segments: list[SegmentModule]    # len(plan.positions) + 1, the last one ends with the classifier
     heads: list[HeadOutputs]   # one per early exit, in position order
 
 
@@ -73,10 +72,9 @@ def split_network(net: MultiExitNetwork, plan: ExitPlan) -> Pieces:
     if missing:
         raise ValueError(f"exit positions {missing} have no trained head "
                          f"(candidates: {list(net.positions)})")
-    bounds = [0, *(p + 1 for p in plan.positions), len(net.backbone.blocks)]
-    last = len(bounds) - 2
-    segments = [Segment(net.backbone, a, b, stem=i == 0, classify=i == last)
-                for i, (a, b) in enumerate(itertools.pairwise(bounds))]
+    cuts = backbone_cuts(len(net.backbone.blocks), plan)
+    segments = [SegmentModule(net.backbone, blocks.start, blocks.stop, stem=i == 0,
+                              classify=i == len(cuts) - 1) for i, blocks in enumerate(cuts)]
     heads = [HeadOutputs(net.head(p), p) for p in plan.positions]
     for m in (*segments, *heads):
         m.eval()

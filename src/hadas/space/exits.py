@@ -116,22 +116,26 @@ class Segment:
         return sum(layer.macs for layer in self.layers)
 
 
+def backbone_cuts(n_blocks: int, plan: ExitPlan) -> list[range]:
+    """The blocks of each backbone segment: up to and including each exit's block, then the
+    rest. The one place a DyNN is cut (layer lists, measured modules and export use it)."""
+    bounds = [0, *(p + 1 for p in plan.positions), n_blocks]
+    return [range(a, b) for a, b in zip(bounds, bounds[1:])]
+
+
 def segments(skeleton: Skeleton, plan: ExitPlan, exit_channels: int) -> tuple[Segment, ...]:
     """Backbone and exit-head segments in execution order; the last backbone segment ends
     with the final head and classifier. Their MACs add up to backbone + all exit heads."""
     out: list[Segment] = []
-    start = 0
-    cuts = [*plan.positions, skeleton.n_blocks - 1]
-    for i, stop in enumerate(cuts):
-        blocks = tuple(range(start, stop + 1))
+    cuts = backbone_cuts(skeleton.n_blocks, plan)
+    for i, blocks in enumerate(cuts):
         layers = [layer for b in blocks for layer in skeleton.block_layers(b)]
         if i == 0:
             layers = [skeleton.layers[0], *layers]  # the stem
         if i == len(cuts) - 1:
             layers += [layer for layer in skeleton.layers
                        if layer.name.startswith(("head.", "classifier"))]
-        out.append(Segment("backbone", i, tuple(layers), blocks))
+        out.append(Segment("backbone", i, tuple(layers), tuple(blocks)))
         if i < len(plan.positions):
-            out.append(Segment("exit", i, exit_head_layers(skeleton, stop, exit_channels)))
-        start = stop + 1
+            out.append(Segment("exit", i, exit_head_layers(skeleton, blocks[-1], exit_channels)))
     return tuple(out)
