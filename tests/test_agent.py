@@ -378,5 +378,5 @@ def test_agent_serve_rejects_out_of_range_flags_before_starting(tmp_path, capsys
             "--token-file", str(tmp_path / "absent"), flag, value]
     assert main(argv) == 2  # the absent token file is not even read
     err = capsys.readouterr().err
-    assert err.startswith(f"hadas: error: {flag[2:]}: must be") and err.count("\n") == 1
+    assert err.startswith(f"hadas: error: {flag}: must be") and err.count("\n") == 1
     assert list(tmp_path.iterdir()) == []

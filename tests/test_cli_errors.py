@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from hadas.cli.main import main
 from hadas.space import ATTENTIVENAS
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -147,3 +148,13 @@ def test_evaluate_with_a_missing_checkpoint_is_one_line_naming_the_path(tmp_path
                    "--device", "cpu", cwd=tmp_path)
     assert_user_error(result, "checkpoint", str(missing))
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_library_names_parameters_and_the_command_line_names_its_flags(capsys):
+    from hadas.api.searching import check_executor
+    from hadas.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^workers: must be an integer"):
+        check_executor("process", None, -1)  # the library: the parameter's name
+    assert main(["search", "--executor", "process", "--workers=-1"]) == 2
+    assert capsys.readouterr().err.startswith("hadas: error: --workers: must be an integer")

@@ -231,7 +231,7 @@ def test_a_bad_launcher_environment_names_the_variable(env, field):
 
 @pytest.mark.parametrize("timeout", [0.0, -1.0, float("nan"), float("inf")])
 def test_the_collective_timeout_must_be_a_positive_number(timeout):
-    with raises_config_error("--collective-timeout"):
+    with raises_config_error("collective_timeout"):
         world_from_env({}, timeout)
 
 

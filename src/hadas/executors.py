@@ -77,7 +77,7 @@ class ProcessExecutor:
         queue = None
         if devices:
             if self.workers > len(devices):
-                raise ConfigError("--workers", f"{self.workers} workers for {len(devices)} "
+                raise ConfigError("workers", f"{self.workers} workers for {len(devices)} "
                                   "devices: at most one worker per device")
             queue = context.Queue()
             for d in devices[: self.workers]:
@@ -103,7 +103,7 @@ class RayExecutor:
         try:
             import ray
         except ImportError:
-            raise HadasError("--executor ray needs Ray: pip install 'hadas[ray]'") from None
+            raise HadasError("the ray executor needs Ray: pip install 'hadas[ray]'") from None
         self.ray = ray
         if not ray.is_initialized():
             ray.init(address=address, include_dashboard=False, log_to_driver=False,

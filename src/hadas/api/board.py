@@ -315,7 +315,7 @@ def _open_profile(path: Path, measurer: BoardMeasurer, config: str) -> set[str]:
     mine = (measurer.platform.name, config, measurer.exit_channels)
     theirs = (existing.platform, existing.config, existing.exit_channels)
     if mine != theirs:
-        raise ConfigError("--out", f"{path} holds a profile of (platform, config, exit_channels) "
+        raise ConfigError("out", f"{path} holds a profile of (platform, config, exit_channels) "
                           f"= {theirs}, not {mine}; choose another --out")
     # only DyNN samples are resumable; operation and network samples have no key
     return {s.key for s in existing.samples if isinstance(s, ProfileSample)}
@@ -329,12 +329,12 @@ def parse_clocks(text: str) -> dict[str, int]:
     for part in filter(None, (p.strip() for p in text.split(","))):
         domain, sep, number = part.partition("=")
         if not sep:
-            raise ConfigError("--set", f"expected DOMAIN=HZ with a whole number of Hz, "
+            raise ConfigError("set", f"expected DOMAIN=HZ with a whole number of Hz, "
                               f"got {part!r}")
         name = domain.strip()
-        hz = clock_hz(f"--set {name}", number.strip())  # finite, in range: int() is safe
+        hz = clock_hz(f"set {name}", number.strip())  # finite, in range: int() is safe
         if hz != int(hz):
-            raise ConfigError(f"--set {name}", f"{number.strip()!r} is not a whole number of Hz")
+            raise ConfigError(f"set {name}", f"{number.strip()!r} is not a whole number of Hz")
         out[name] = int(hz)
     return out
 

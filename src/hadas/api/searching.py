@@ -38,7 +38,7 @@ def embedded_config() -> Path:
         path = root / "configs" / EMBEDDED_DEFAULT
         if path.is_file():
             return path
-    raise ConfigError("--config", f"no config given and configs/{EMBEDDED_DEFAULT} not found")
+    raise ConfigError("config", f"no config given and configs/{EMBEDDED_DEFAULT} not found")
 
 
 def search(config: str | Path | HadasConfig | None = None, run_dir: str | Path | None = None,

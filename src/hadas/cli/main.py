@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from hadas.cli import board, exits, export, hardware, report, search, supernet
-from hadas.errors import HadasError
+from hadas.errors import ConfigError, HadasError
 
 AREAS = (supernet, exits, search, report, export, hardware, board)
 
@@ -31,11 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except HadasError as exc:
-        print(f"hadas: error: {exc}", file=sys.stderr)
+        print(f"hadas: error: {as_flag(exc, argv)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `hadas platforms list | head`
         sys.stderr.close()
@@ -45,6 +46,18 @@ def main(argv: Sequence[str] | None = None) -> int:
               "database): rerun the same command (with --resume for train-supernet)",
               file=sys.stderr)
         return 130
+
+
+def as_flag(exc: HadasError, argv: Sequence[str]) -> str:
+    """The error's text, its field named as the flag the user gave for it (the library names
+    its parameters, `workers`; the command line says `--workers`)."""
+    text = str(exc)
+    if not isinstance(exc, ConfigError):
+        return text
+    word = exc.field.split(" ")[0]
+    flag = "--" + word.replace("_", "-")
+    given = {a.split("=")[0] for a in argv if a.startswith("--")}
+    return flag + text[len(word):] if flag in given else text
 
 
 if __name__ == "__main__":

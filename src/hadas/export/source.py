@@ -50,7 +50,7 @@ def pick_dynn(run_dir: str | Path, pick: int) -> PickedDyNN:
     if not archive:
         raise ExportError(f"{run_dir / 'result.json'} has an empty archive: nothing to export")
     if not 0 <= pick < len(archive):
-        raise ConfigError("--pick", f"got {pick}, the archive of {run_dir} has {len(archive)} "
+        raise ConfigError("pick", f"got {pick}, the archive of {run_dir} has {len(archive)} "
                           "DyNNs", f"0..{len(archive) - 1}")
     missing = [k for k in ("config", "supernet") if k not in result]
     if missing:

@@ -16,11 +16,11 @@ DEVICES = ("auto", "cpu", "cuda")
 def resolve_device(name: str = "auto") -> torch.device:
     """`auto` is CUDA when available, else CPU; asking for CUDA without it is an error."""
     if name not in DEVICES and not name.startswith("cuda:"):
-        raise ConfigError("--device", f"got {name!r}", DEVICES)
+        raise ConfigError("device", f"got {name!r}", DEVICES)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError("--device", "CUDA was asked for but torch sees no CUDA device",
+        raise ConfigError("device", "CUDA was asked for but torch sees no CUDA device",
                           ["auto", "cpu"])
     return torch.device(name)
 

@@ -190,7 +190,7 @@ def world_from_env(env: Mapping[str, str] = os.environ,
     if not 0 <= rank < size:
         raise ConfigError("RANK", f"must be in 0..{size - 1} for WORLD_SIZE {size}, got {rank}")
     if not (math.isfinite(timeout_s) and timeout_s > 0):
-        raise ConfigError("--collective-timeout", f"must be a finite number of seconds > 0, "
+        raise ConfigError("collective_timeout", f"must be a finite number of seconds > 0, "
                           f"got {timeout_s}")
     return World(rank, size, local_rank, timeout_s)
 
