@@ -302,7 +302,7 @@ CASES = [
         "--out", str(w.root / "cal.yaml")], "nests deeper"),
     Case("calibrate-train-fraction-nan", lambda w: [
         "hw", "calibrate", "--platform", "local", "--profile", w.file("prof4.json", "{}"),
-        "--out", str(w.root / "cal.yaml"), "--train-fraction", "nan"], "train_fraction"),
+        "--out", str(w.root / "cal.yaml"), "--train-fraction", "nan"], "--train-fraction"),
     Case("calibrate-seed-negative", lambda w: [
         "hw", "calibrate", "--platform", "local", "--profile", w.file("prof5.json", "{}"),
         "--out", str(w.root / "cal.yaml"), "--seed", "-3"], "seed"),
@@ -316,7 +316,7 @@ CASES = [
     Case("profile-repeats-zero", lambda w: ["profile", *TINY_ARGS, "--repeats", "0", "--out",
                                             str(w.root / "p.json")], "repeats"),
     Case("profile-dvfs-points-negative", lambda w: ["profile", *TINY_ARGS, "--dvfs-points", "-1",
-                                                    "--out", str(w.root / "p.json")], "dvfs_points"),
+                                                    "--out", str(w.root / "p.json")], "--dvfs-points"),
     # --- board: dvfs, agent ----------------------------------------------------------------------
     Case("dvfs-set-1e400", lambda w: ["dvfs", "--set", "gpu=1e400", "--dry-run", "--sysfs-root",
                                       str(w.root / "sys")], "gpu"),

@@ -285,7 +285,7 @@ def test_cli_calibrate_prints_mape_and_tau(tmp_path, space, capsys):
     code = main(["hw", "calibrate", "--platform", "nano", "--profile",
                  str(tmp_path / "missing.json"), "--out", str(out)])
     err = capsys.readouterr().err
-    assert code == 2 and err.startswith("hadas: error: profile: file not found")
+    assert code == 2 and err.startswith("hadas: error: --profile: file not found")
     assert Path(out).is_file()
 
 

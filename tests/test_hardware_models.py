@@ -426,8 +426,8 @@ def test_cli_estimate(capsys):
     code, out, _ = _run(capsys, "hw", "estimate", "--config", config, "--arch", "max")
     assert code == 0 and "total" in out and "agx-xavier-calibrated" in out and "calibrated" in out
     for args, field in ((("--dvfs", "gpu=1377000"), "dvfs.gpu"),
-                        (("--exits", "2"), "exits.positions"), (("--exits", "five"), "exits"),
-                        (("--platform", "tk1"), "platform")):
+                        (("--exits", "2"), "exits.positions"), (("--exits", "five"), "--exits"),
+                        (("--platform", "tk1"), "--platform")):
         code, out, err = _run(capsys, "hw", "estimate", "--config", config, "--arch", "a0", *args)
         assert code == 2 and out == "" and err.startswith(f"hadas: error: {field}: "), err
         assert len(err.strip().splitlines()) == 1
