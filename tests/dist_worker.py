@@ -10,6 +10,7 @@ Each prints one JSON line per rank.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -53,4 +54,8 @@ def mlp(out: str, steps: int = 6, batch: int = 16) -> dict:
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    print(json.dumps({"train": train, "mlp": mlp}[command](*args)), flush=True)
+    line = json.dumps({"train": train, "mlp": mlp}[command](*args)) + "\n"
+    # one write(2) of under PIPE_BUF bytes: the ranks share torchrun's stdout, and a line
+    # written in pieces by print() could interleave with the other rank's
+    assert len(line.encode()) < 4096, "a line this long could interleave"
+    os.write(sys.stdout.fileno(), line.encode())

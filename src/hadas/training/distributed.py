@@ -232,5 +232,8 @@ def process_group(requested: torch.device,
                                f"within {timeout_s:g} s ({str(exc).strip()[:200]})") from None
     try:
         yield world, device
+        # leave together: a rank tearing gloo down while another still talks to it can abort
+        # ("terminate called without an active exception", seen once in a loaded test run)
+        dist.barrier()
     finally:
         dist.destroy_process_group()
