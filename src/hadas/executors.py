@@ -21,7 +21,6 @@ from hadas.errors import ConfigError, HadasError
 from hadas.registry import Registry
 
 _worker_state: Any = None
-State = TypeVar("State")
 Item = TypeVar("Item")
 Value = TypeVar("Value")
 
