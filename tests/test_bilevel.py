@@ -83,7 +83,7 @@ def _mode(tiny_cfg, run_dir, mode: str):
         search_mode = SEARCH_MODES.get(mode)
         given = ([engine.space.largest(), engine.space.smallest()]
                  if search_mode.takes_backbones else [])
-        return search_mode.run(engine, given)
+        return search_mode.start(engine, given)
 
 
 @pytest.mark.parametrize("mode", SEARCH_MODES.names())  # every registered mode

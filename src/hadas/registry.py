@@ -3,7 +3,7 @@
 tests all read `names()`, so a new member is one definition and is tested automatically."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Generic, TypeVar
 
 from hadas.errors import ConfigError
@@ -24,10 +24,6 @@ class Registry(Generic[T]):
         self._members[name] = member
         return member
 
-    def decorator(self, name: str) -> Callable[[T], T]:
-        """`@registry.decorator("name")` registers what it decorates."""
-        return lambda member: self.register(name, member)
-
     def get(self, name: str) -> T:
         """The member called `name`; ConfigError naming the field and the names otherwise."""
         try:
@@ -37,9 +33,6 @@ class Registry(Generic[T]):
 
     def names(self) -> tuple[str, ...]:
         return tuple(self._members)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._members
 
     def __iter__(self) -> Iterator[T]:
         return iter(self._members.values())

@@ -5,5 +5,6 @@ from hadas.search.modes import SEARCH_MODES
 from hadas.space.policies import POLICIES
 
 MODES = SEARCH_MODES.names()
+MODE_HELP = "; ".join(f"{m.name}: {m.summary}" for m in SEARCH_MODES) + " (default: hadas)"
 EXIT_POLICIES = POLICIES.names()
 EXECUTOR_NAMES = EXECUTORS.names()

@@ -93,7 +93,7 @@ def _search(cfg: HadasConfig, base: HadasConfig, run_dir: Path, mode: str,
         search_mode = SEARCH_MODES.get(mode)
         given = (ioe_backbones if search_mode.takes_backbones
                  else attentivenas_backbones(engine.space) or [])
-        result = search_mode.run(engine, given)
+        result = search_mode.start(engine, given)
         breakdown = None
         if search_mode.breakdown:
             report("energy breakdown: reference and found backbones alone, with exits, with "

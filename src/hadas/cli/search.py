@@ -15,10 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run-dir", help="run directory (default: runs/<name>/<mode>-seed<seed>); "
                    "rerunning the same command resumes it")
     p.add_argument("--mode", default="hadas", choices=api.SEARCH_MODES,
-                   help="hadas: OOE + IOE (default); ioe: IOE only for --backbones; baselines on "
-                   "the same budget: conventional (a0-a6 or the static OOE front, then IOE), "
-                   "static (no exits, reference clocks), exits-only (reference clocks), "
-                   "dvfs-only (no exits), random (random DyNNs)")
+                   help=api.MODE_HELP)
     p.add_argument("--backbones", help="for --mode ioe: a0,a6 | min,max | arch JSON (';'-separated)")
     p.add_argument("--seed", type=int, help="overrides the config's seed")
     p.add_argument("--supernet", help="a trained supernet checkpoint (ours, or a published "

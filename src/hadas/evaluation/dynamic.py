@@ -26,18 +26,20 @@ class DynnEvaluator:
 
     def __init__(self, skeleton: Skeleton, simulator: ExitSimulator, hardware: CostModel):
         self.skeleton, self.simulator, self.hardware = skeleton, simulator, hardware
+        # checked once, not per plan: a runtime protocol check inspects every attribute
+        self._grid_model = hardware if isinstance(hardware, GridCostModel) else None
         self._grids: dict[tuple, SegmentCosts] = {}  # least recently used first
 
     def evaluate_grid(self, plan: ExitPlan, tables: Mapping[str, Sequence[int]]) -> DvfsGrid:
         """The plan at every combination of the clocks in `tables` (one vectorised costing;
         the segment costs of the last few exit placements are kept, as plans that differ
         only in their threshold share them)."""
-        if not isinstance(self.hardware, GridCostModel):
+        if self._grid_model is None:
             raise ConfigError("search.ioe.dvfs", f"exact DVFS costs whole clock grids, which "
                               f"{type(self.hardware).__name__} cannot: use evolve", ["evolve"])
         sim = self.simulator.simulate(plan)
         key = (plan.positions, tuple((d, tuple(v)) for d, v in tables.items()))
-        costs = self._grids.pop(key, None) or self.hardware.costs_grid(
+        costs = self._grids.pop(key, None) or self._grid_model.costs_grid(
             self.skeleton, plan, **{f"{d}_hz": list(v) for d, v in tables.items()})
         self._grids[key] = costs
         while len(self._grids) > GRID_MEMO:

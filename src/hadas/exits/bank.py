@@ -90,18 +90,11 @@ def prepare_exits(cfg: HadasConfig, supernet: Supernet, supernet_id: str, backbo
         return heads.to(  # type: ignore[call-overload]  # torch stub: no device + format
             device, memory_format=torch.channels_last)
 
+    built: list[MultiExitNetwork] = []  # the multi-exit network, once it exists
     if stored is not None:  # the backbone is inherited only if something needs the network
         heads = new_heads()
         load_stored_heads(bank_path, stored, heads, backbone, positions)
         history = stored["history"]
-        built: list[MultiExitNetwork] = []
-
-        def network() -> MultiExitNetwork:
-            if not built:  # once, on first use
-                backbone_net = inherit(supernet, backbone, data, cfg.evaluation, device,
-                                       cfg.seed)
-                built.append(MultiExitNetwork(backbone_net, heads).eval())
-            return built[0]
     else:
         backbone_net = inherit(supernet, backbone, data, cfg.evaluation, device, cfg.seed)
         heads = new_heads()
@@ -118,10 +111,13 @@ def prepare_exits(cfg: HadasConfig, supernet: Supernet, supernet_id: str, backbo
             (folder / "cache.npz").unlink(missing_ok=True)  # a cache of older heads is stale
         trained_now = True
         train_seconds = time.perf_counter() - t0
-        net.eval()
+        built.append(net.eval())
 
-        def network() -> MultiExitNetwork:
-            return net
+    def network() -> MultiExitNetwork:
+        if not built:  # a stored bank: the backbone is inherited on first use, once
+            backbone_net = inherit(supernet, backbone, data, cfg.evaluation, device, cfg.seed)
+            built.append(MultiExitNetwork(backbone_net, heads).eval())
+        return built[0]
 
     def stored_or_built_cache() -> ExitCache:
         cache_path = folder / "cache.npz"
