@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from hadas.config import ConstraintsConfig
-from hadas.space.dynn import DynnResult
+from hadas.space import BackboneSpace, ExitPlan
+from hadas.space.dynn import ArchiveEntry, DynnResult, objective_matrix
 from hadas.executors import EXECUTORS, create_executor
-from hadas.search.archive import archive_objectives
 from hadas.search.bilevel import BilevelSearch
 from hadas.search.modes import SEARCH_MODES
 from hadas.search.constraints import violation
@@ -33,7 +33,7 @@ def _run(tiny_cfg, run_dir, evaluators, seed: int = 0):
 
 def test_archive_is_non_dominated_and_hypervolume_never_falls(tiny_cfg, tmp_path):
     result = _run(tiny_cfg, tmp_path, Synthetic())
-    F = archive_objectives(result.archive)
+    F = objective_matrix(result.archive)
     for i, f in enumerate(F):
         assert not any(np.all(g <= f) and np.any(g < f) for g in F)
     assert all(b >= a - 1e-12 for a, b in zip(result.hypervolume, result.hypervolume[1:]))
@@ -92,7 +92,7 @@ def test_every_mode_keeps_to_what_its_inner_engine_may_change(tiny_cfg, tmp_path
     inner = SEARCH_MODES.get(mode).inner
     archive = _mode(tiny_cfg, tmp_path / mode, mode).archive
     assert archive, mode
-    dynns = [DynnResult.from_dict(e["dynn"]) for e in archive]
+    dynns = [e.dynn for e in archive]
     if inner in (None, "dvfs"):
         assert all(d.plan.positions == () for d in dynns), mode
     if inner in (None, "exits"):
@@ -102,17 +102,18 @@ def test_every_mode_keeps_to_what_its_inner_engine_may_change(tiny_cfg, tmp_path
 def test_the_paper_mode_finds_exits_and_clocks(tiny_cfg, tmp_path):
     hadas = _mode(tiny_cfg, tmp_path / "hadas", "hadas").archive
     static = _mode(tiny_cfg, tmp_path / "static", "static").archive
-    assert any(DynnResult.from_dict(e["dynn"]).plan.positions for e in hadas)
+    assert any(e.dynn.plan.positions for e in hadas)
     # exact DVFS: the synthetic energy does not depend on the GPU clock, so the least CPU clock
     # is optimal for every DyNN: hadas leaves the reference clocks
-    assert all(e["dynn"]["dvfs_hz"] != Synthetic.reference_dvfs for e in hadas)
+    assert all(e.dynn.dvfs_hz != Synthetic.reference_dvfs for e in hadas)
     gain = energy_gain(hadas, static)
     assert gain.matched + gain.unmatched == len(static)
 
 
-def test_energy_gain_at_equal_accuracy():
+def test_energy_gain_at_equal_accuracy(tiny_cfg):
     def entry(top1, energy):
-        return {"dynn": {"top1": top1, "energy_mj": energy}}
+        dynn = DynnResult(ExitPlan(()), {}, top1, 1.0, energy, (1.0,), (top1,))
+        return ArchiveEntry(BackboneSpace(tiny_cfg.supernet).smallest(), dynn, 0)
 
     ours = [entry(90, 50), entry(95, 80)]
     baseline = [entry(89, 100), entry(94, 100), entry(99, 10)]
@@ -162,12 +163,12 @@ def test_every_executor_gives_the_serial_result(tiny_cfg, tmp_path, name, reques
 
 def test_constraints_keep_infeasible_dynns_out_of_the_archive(tiny_cfg, tmp_path):
     free = _run(tiny_cfg, tmp_path / "free", Synthetic())
-    assert min(e["dynn"]["top1"] for e in free.archive) < 96.0  # the limit below binds
+    assert min(e.dynn.top1 for e in free.archive) < 96.0  # the limit below binds
     limited_cfg = dataclasses.replace(tiny_cfg, search=dataclasses.replace(
         tiny_cfg.search, constraints=ConstraintsConfig(min_top1=96.0, max_latency_ms=100.0)))
     limited = _run(limited_cfg, tmp_path / "limited", Synthetic())
     assert limited.archive
-    assert all(e["dynn"]["top1"] >= 96.0 and e["dynn"]["latency_ms"] <= 100.0
+    assert all(e.dynn.top1 >= 96.0 and e.dynn.latency_ms <= 100.0
                for e in limited.archive)
     impossible_cfg = dataclasses.replace(tiny_cfg, search=dataclasses.replace(
         tiny_cfg.search, constraints=ConstraintsConfig(max_latency_ms=1e-9)))
@@ -225,7 +226,8 @@ with RunDatabase(sys.argv[2]) as db:
     db.open_run("hadas", cfg.fingerprint, cfg.seed, {})
     result = BilevelSearch(cfg, Synthetic(), db, "hadas", report=lambda s: None).run_hadas()
 assert not any(m.split(".")[0] == "torch" for m in sys.modules), "torch was imported"
-print(json.dumps({"archive": result.archive, "hypervolume": result.hypervolume}))
+print(json.dumps({"archive": [e.to_dict() for e in result.archive],
+                  "hypervolume": result.hypervolume}))
 """
 
 
@@ -241,7 +243,7 @@ def test_the_whole_search_runs_with_torch_blocked(tiny_cfg, tmp_path):
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout)
     expected = _run(tiny_cfg, tmp_path / "here", Synthetic())
-    assert got["archive"] == json.loads(json.dumps(expected.archive))
+    assert got["archive"] == json.loads(json.dumps([e.to_dict() for e in expected.archive]))
     assert got["hypervolume"] == expected.hypervolume
 
 
@@ -258,7 +260,8 @@ def test_every_mode_gives_the_stored_result_of_the_code_before_the_record_refact
     for mode, expected in stored["modes"].items():
         result = _mode(tiny_cfg, tmp_path / mode, mode)
         archives[mode] = result.archive
-        digest = hashlib.sha256(json.dumps(result.archive, sort_keys=True).encode()).hexdigest()
+        as_json = [e.to_dict() for e in result.archive]  # the form result.json holds
+        digest = hashlib.sha256(json.dumps(as_json, sort_keys=True).encode()).hexdigest()
         assert (len(result.archive), digest) == (expected["archive_size"],
                                                  expected["archive_sha256"]), mode
         assert result.hypervolume == expected["hypervolume"], mode

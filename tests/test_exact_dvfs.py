@@ -140,7 +140,7 @@ def test_evolve_reproduces_the_stored_bilevel_search(tiny_cfg, tmp_path):
         db.open_run("hadas", cfg.fingerprint, cfg.seed, {})
         result = BilevelSearch(cfg, Synthetic(), db, "hadas", report=lambda s: None).run_hadas()
     stored = REFERENCE["synthetic_bilevel"]
-    archive = json.loads(json.dumps(result.archive))
+    archive = json.loads(json.dumps([e.to_dict() for e in result.archive]))
     assert [{**e, "dynn": None} for e in archive] == [{**e, "dynn": None} for e in stored["archive"]]
     _same_dynns([e["dynn"] for e in archive], [e["dynn"] for e in stored["archive"]])
     assert result.hypervolume == pytest.approx(stored["hypervolume"], rel=1e-12)

@@ -23,6 +23,7 @@ from hadas.hardware import get_platform
 from hadas.report import energy_gain, write_report
 from hadas.search.bilevel import BilevelSearch
 from hadas.search.breakdown import comparison_backbones, energy_breakdown
+from hadas.space.dynn import entries
 from hadas.storage import RunDatabase
 from synthetic import Synthetic
 
@@ -85,7 +86,7 @@ def test_report_shows_fronts_hypervolume_table_breakdown_gain_and_provenance(run
         assert ET.parse(index.parent / src).getroot().tag.endswith("svg")
     # the energy gain against the conventional run beside it, as `energy_gain` computes it
     conventional = json.loads((runs / "conventional-seed0" / "result.json").read_text())
-    gain = energy_gain(result["archive"], conventional["archive"])
+    gain = energy_gain(entries(result["archive"]), entries(conventional["archive"]))
     assert gain.matched > 0
     assert f"{gain.max_pct:.1f} %" in text and f"{gain.mean_pct:.1f} %" in text
     # provenance: platform fingerprint, software versions, config, cost labels

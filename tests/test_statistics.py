@@ -13,8 +13,12 @@ from hadas.cli.main import main
 from hadas.space.dynn import DynnResult
 from hadas.report.compare import compare_groups, dvfs_verdict_lines
 from hadas.report.statistics import bootstrap_mean, paired
+
 from hadas.search.breakdown import dvfs_verdict
 from ioe_problem import real_problem
+
+ARCH = {"resolution": 32, "width": [8, 8, 16, 24, 32, 40, 56, 64, 128],
+        "depth": [1] * 7, "kernel_size": [3] * 7, "expand_ratio": [1, 3, 3, 3, 3, 6, 6]}
 
 
 def test_the_bootstrap_interval_holds_the_mean_and_is_reproducible():
@@ -48,8 +52,9 @@ def _result(mode: str, seed: int, hv: float, energies: list[float]) -> dict:
     def dynn(top1: float, energy_mj: float) -> dict:
         return {"top1": top1, "latency_ms": 1.0, "energy_mj": energy_mj, "dvfs_hz": {},
                 "exits": {"positions": [3], "policy": "max_softmax", "threshold": 0.8},
+                "exit_rates": [0.5, 0.5], "exit_accuracy": [95.0, 85.0],
                 "provenance": {"latency_ms": "modelled", "energy_mj": "modelled"}}
-    archive = [{"backbone": {"resolution": 32}, "dynn": dynn(90.0 - i, e), "generation": 0}
+    archive = [{"backbone": ARCH, "dynn": dynn(90.0 - i, e), "generation": 0}
                for i, e in enumerate(energies)]
     return {"name": "tiny-digits", "mode": mode, "seed": seed, "platform": "local",
             "hypervolume": [hv - 0.1, hv], "archive": archive, "evaluated": [], "scored": [],

@@ -7,9 +7,10 @@ from typing import Any
 
 from hadas.report import EnergyGain, energy_gain, read_result
 from hadas.report.compare import GroupComparison, compare_groups, dvfs_verdict_lines
+from hadas.space.dynn import ArchiveEntry, entries
 
-__all__ = ["compare_run_groups", "compare_runs", "dvfs_verdict_lines", "list_runs",
-           "load_result"]
+__all__ = ["ArchiveEntry", "compare_run_groups", "compare_runs", "dvfs_verdict_lines",
+           "entries", "list_runs", "load_result"]
 
 
 def load_result(run_dir: str | Path) -> dict[str, Any]:
@@ -23,7 +24,7 @@ def list_runs(root: str | Path = "runs") -> list[tuple[Path, dict[str, Any]]]:
 
 def compare_runs(run_dir: str | Path, baseline_dir: str | Path) -> tuple[dict, dict, EnergyGain]:
     ours, base = load_result(run_dir), load_result(baseline_dir)
-    return ours, base, energy_gain(ours["archive"], base["archive"])
+    return ours, base, energy_gain(entries(ours["archive"]), entries(base["archive"]))
 
 
 def compare_run_groups(run_dirs: Sequence[str | Path], baseline_dirs: Sequence[str | Path]

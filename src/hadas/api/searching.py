@@ -25,6 +25,7 @@ from hadas.search.bilevel import BilevelSearch, SearchResult
 from hadas.search.breakdown import comparison_backbones, energy_breakdown
 from hadas.search.modes import SEARCH_MODES
 from hadas.space import ATTENTIVENAS, Backbone, BackboneSpace, resolve_arch
+from hadas.space.dynn import ArchiveEntry
 from hadas.storage import RunDatabase, run_lock
 from hadas.versions import package_versions
 
@@ -181,8 +182,9 @@ def write_result(run_dir: Path, cfg: HadasConfig, mode: str, result: SearchResul
                "hypervolume": result.hypervolume, "reference_point": result.reference_point,
                "evaluations": {"computed": result.stats.computed, "cached": result.stats.cached,
                                "seconds": result.stats.seconds},
-               "progress": result.progress, "archive": result.archive, "breakdown": breakdown,
-               "evaluated": result.evaluated, "scored": result.scored}
+               "progress": result.progress, "archive": [e.to_dict() for e in result.archive],
+               "breakdown": breakdown, "evaluated": [e.to_dict() for e in result.evaluated],
+               "scored": result.scored}
     write_atomic(run_dir / "result.json", lambda f: json.dump(payload, f, indent=1), binary=False)
     write_atomic(run_dir / "result.csv", lambda f: write_csv(f, result.archive), binary=False)
 
@@ -193,17 +195,17 @@ def software_versions() -> dict[str, str]:
             **package_versions("hadas", "torch", "numpy", "pymoo")}
 
 
-def write_csv(f: IO[str], archive: list[dict[str, Any]]) -> None:
+def write_csv(f: IO[str], archive: list[ArchiveEntry]) -> None:
     """One row per DyNN of the archive."""
     w = csv.writer(f)
     w.writerow(["resolution", "width", "depth", "kernel_size", "expand_ratio", "exits",
                 "policy", "threshold", "cpu_hz", "gpu_hz", "emc_hz", "top1", "latency_ms",
                 "energy_mj", "exit_rates", "latency_provenance", "energy_provenance"])
     for e in archive:
-        b, d = e["backbone"], e["dynn"]
+        b, d, exits = e.backbone.to_dict(), e.dynn, e.dynn.plan.to_dict()
         w.writerow([b["resolution"], b["width"], b["depth"], b["kernel_size"],
-                    b["expand_ratio"], d["exits"]["positions"], d["exits"]["policy"],
-                    d["exits"]["threshold"], d["dvfs_hz"].get("cpu"), d["dvfs_hz"].get("gpu"),
-                    d["dvfs_hz"].get("emc"), round(d["top1"], 3), round(d["latency_ms"], 4),
-                    round(d["energy_mj"], 4), [round(r, 4) for r in d["exit_rates"]],
-                    d["provenance"].get("latency_ms"), d["provenance"].get("energy_mj")])
+                    b["expand_ratio"], exits["positions"], exits["policy"], exits["threshold"],
+                    d.dvfs_hz.get("cpu"), d.dvfs_hz.get("gpu"), d.dvfs_hz.get("emc"),
+                    round(d.top1, 3), round(d.latency_ms, 4), round(d.energy_mj, 4),
+                    [round(r, 4) for r in d.exit_rates], d.provenance.get("latency_ms"),
+                    d.provenance.get("energy_mj")])

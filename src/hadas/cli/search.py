@@ -45,17 +45,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=_compare)
 
 
-def print_front(archive: Sequence[dict[str, Any]]) -> None:
+def print_front(archive: Sequence[api.ArchiveEntry]) -> None:
     """The archive, most accurate first; ID is the index for `hadas export --pick`."""
     print(f"{'ID':>3} {'top-1':>7} {'lat ms':>8} {'mJ':>8}  {'res':>4} {'blocks':>6}  "
           f"exits @ threshold  {'cpu/gpu/emc MHz':>18}  provenance")
-    for i, e in sorted(enumerate(archive), key=lambda ie: -ie[1]["dynn"]["top1"]):
-        b, d = e["backbone"], e["dynn"]
-        mhz = "/".join(f"{d['dvfs_hz'][k] / 1e6:.0f}" for k in ("cpu", "gpu", "emc")
-                       if k in d["dvfs_hz"])
-        print(f"{i:>3} {d['top1']:7.2f} {d['latency_ms']:8.3f} {d['energy_mj']:8.3f}  "
-              f"{b['resolution']:>4} {sum(b['depth']):>6}  {d['exits']['positions']} @ "
-              f"{d['exits']['threshold']}  {mhz:>18}  {d['provenance'].get('energy_mj', '?')}")
+    for i, e in sorted(enumerate(archive), key=lambda ie: -ie[1].dynn.top1):
+        d, exits = e.dynn, e.dynn.plan.to_dict()
+        mhz = "/".join(f"{d.dvfs_hz[k] / 1e6:.0f}" for k in ("cpu", "gpu", "emc")
+                       if k in d.dvfs_hz)
+        print(f"{i:>3} {d.top1:7.2f} {d.latency_ms:8.3f} {d.energy_mj:8.3f}  "
+              f"{e.backbone.resolution:>4} {e.backbone.n_blocks:>6}  {exits['positions']} @ "
+              f"{exits['threshold']}  {mhz:>18}  {d.provenance.get('energy_mj', '?')}")
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -91,7 +91,7 @@ def _show(args: argparse.Namespace) -> int:
         return 0
     print(f"{r['name']} / {r['mode']} / seed {r['seed']} on {r['platform']}: "
           f"{len(r['archive'])} DyNNs, hypervolume {r['hypervolume'][-1]:.4f}")
-    print_front(r["archive"])
+    print_front(api.entries(r["archive"]))
     return 0
 
 

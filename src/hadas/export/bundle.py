@@ -111,8 +111,8 @@ def _manifest(picked: PickedDyNN, bank_key: str, n_eval: int, plan: Any,
               chw: tuple[int, ...], mean: tuple[float, ...], std: tuple[float, ...],
               program: dict[str, Any], exit_cache: dict[str, Any], onnx: dict[str, Any],
               unchecked: str | None, device: str) -> dict[str, Any]:
-    result, dynn = picked.result, picked.entry["dynn"]
-    run_numbers = {"top1": dynn["top1"], "exit_rates": dynn["exit_rates"]}
+    result, dynn = picked.result, picked.entry.dynn
+    run_numbers = {"top1": dynn.top1, "exit_rates": list(dynn.exit_rates)}
     dvfs = dvfs_block(picked.dvfs_hz)
     c, h, w = chw
     if unchecked:
@@ -122,7 +122,7 @@ def _manifest(picked: PickedDyNN, bank_key: str, n_eval: int, plan: Any,
         "run": {"dir": str(picked.run_dir.resolve()), "name": result["name"],
                 "mode": result["mode"], "seed": result["seed"],
                 "config_fingerprint": result["config_fingerprint"], "pick": picked.pick,
-                "generation": picked.entry.get("generation")},
+                "generation": picked.entry.generation},
         "platform": result["platform"],
         "hardware": result.get("hardware"),
         "arch": picked.backbone.to_dict(),
@@ -130,10 +130,10 @@ def _manifest(picked: PickedDyNN, bank_key: str, n_eval: int, plan: Any,
                       "rule": POLICIES.get(plan.policy).rule},
         "dvfs": {"hz": dvfs["hz"], "mhz": dvfs["mhz"]},
         "apply_dvfs": dvfs["apply"],
-        "expected": {"top1": dynn["top1"], "latency_ms": dynn["latency_ms"],
-                     "energy_mj": dynn["energy_mj"], "exit_rates": dynn["exit_rates"],
-                     "exit_accuracy": dynn.get("exit_accuracy"),
-                     "provenance": dict(dynn.get("provenance", {})),
+        "expected": {"top1": dynn.top1, "latency_ms": dynn.latency_ms,
+                     "energy_mj": dynn.energy_mj, "exit_rates": list(dynn.exit_rates),
+                     "exit_accuracy": list(dynn.exit_accuracy),
+                     "provenance": dict(dynn.provenance),
                      "top1_source": f"exit simulator over the exit cache of the "
                                     f"{picked.cfg.data.eval_split} split ({n_eval} images)"},
         "supernet": {"checkpoint": str(picked.checkpoint), "sha256": sha256_file(picked.checkpoint),

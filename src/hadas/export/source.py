@@ -18,6 +18,7 @@ from hadas.exits import ExitArtifacts, file_checksum, prepare_exits
 from hadas.model import load_supernet
 from hadas.report import read_result
 from hadas.space import Backbone, ExitPlan
+from hadas.space.dynn import ArchiveEntry
 
 RERUN = "rerun `hadas search` with the same config and run directory (finished work is reused)"
 
@@ -33,13 +34,22 @@ class PickedDyNN:
     run_dir: Path
     pick: int
     result: dict[str, Any]
-    entry: dict[str, Any]
+    entry: ArchiveEntry
     cfg: HadasConfig
-    backbone: Backbone
-    plan: ExitPlan
-    dvfs_hz: dict[str, int]
     checkpoint: Path
     exits_dir: Path
+
+    @property
+    def backbone(self) -> Backbone:
+        return self.entry.backbone
+
+    @property
+    def plan(self) -> ExitPlan:
+        return self.entry.dynn.plan
+
+    @property
+    def dvfs_hz(self) -> dict[str, int]:
+        return {d: round(hz) for d, hz in self.entry.dynn.dvfs_hz.items()}
 
 
 def pick_dynn(run_dir: str | Path, pick: int) -> PickedDyNN:
@@ -57,15 +67,11 @@ def pick_dynn(run_dir: str | Path, pick: int) -> PickedDyNN:
         raise ExportError(f"{run_dir / 'result.json'} was written by an older hadas and lacks "
                           f"{' and '.join(missing)}: {RERUN}")
     cfg = config_from_dict(result["config"])
-    entry = archive[pick]
-    dynn = entry["dynn"]
     checkpoint = Path(result["supernet"]["checkpoint"])
     if not checkpoint.is_file():
         raise ExportError(f"supernet checkpoint {checkpoint} of run {run_dir} not found "
                           "(moved or deleted?): restore it, or " + RERUN)
-    return PickedDyNN(run_dir, pick, result, entry, cfg, Backbone.from_dict(entry["backbone"]),
-                      ExitPlan.from_dict(dynn["exits"]),
-                      {d: round(hz) for d, hz in dynn["dvfs_hz"].items()},
+    return PickedDyNN(run_dir, pick, result, ArchiveEntry.from_dict(archive[pick]), cfg,
                       checkpoint, Path(result["supernet"]["exits_dir"]))
 
 

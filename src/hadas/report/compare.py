@@ -15,7 +15,7 @@ from typing import Any
 
 from hadas.errors import ConfigError
 from hadas.report.statistics import Interval, Paired, bootstrap_mean, paired
-from hadas.space.dynn import least_energy_at_accuracy
+from hadas.space.dynn import ArchiveEntry, entries, least_energy_at_accuracy
 
 
 @dataclass(frozen=True)
@@ -27,17 +27,17 @@ class EnergyGain:
     pairs: list[dict[str, float]]
 
 
-def energy_gain(ours: Sequence[dict[str, Any]], baseline: Sequence[dict[str, Any]]) -> EnergyGain:
-    """Energy reduction (%) of `ours` against `baseline` at equal or better accuracy; both are
-    archives of result.json (entries with a "dynn" holding top1 and energy_mj)."""
+def energy_gain(ours: Sequence[ArchiveEntry], baseline: Sequence[ArchiveEntry]) -> EnergyGain:
+    """Energy reduction (%) of the archive `ours` against the archive `baseline` at equal or
+    better accuracy."""
     pairs, unmatched = [], 0
     for b in baseline:
-        acc, energy = b["dynn"]["top1"], b["dynn"]["energy_mj"]
-        pick = least_energy_at_accuracy((o["dynn"] for o in ours), acc)
+        acc, energy = b.dynn.top1, b.dynn.energy_mj
+        pick = least_energy_at_accuracy(ours, acc)
         if pick is None:
             unmatched += 1
             continue
-        best = pick["energy_mj"]
+        best = pick.dynn.energy_mj
         pairs.append({"baseline_top1": acc, "baseline_energy_mj": energy, "energy_mj": best,
                       "reduction_pct": 100.0 * (1.0 - best / energy)})
     gains = [p["reduction_pct"] for p in pairs]
@@ -83,7 +83,7 @@ def compare_groups(ours: Sequence[dict[str, Any]], baseline: Sequence[dict[str, 
     gain at equal accuracy (per seed, then its interval over seeds)."""
     pairs = pair_by_seed(ours, baseline)
     hv = [[r["hypervolume"][-1] for r in side] for side in zip(*pairs)]
-    gains = [energy_gain(a["archive"], b["archive"]) for a, b in pairs]
+    gains = [energy_gain(entries(a["archive"]), entries(b["archive"])) for a, b in pairs]
     means = [g.mean_pct for g in gains if g.mean_pct is not None]
     best = [g.max_pct for g in gains if g.max_pct is not None]
     references = {json.dumps(r["reference_point"]) for pair in pairs for r in pair}

@@ -8,6 +8,7 @@ from html import escape
 from typing import Any
 
 from hadas.report.compare import EnergyGain
+from hadas.space.dynn import ArchiveEntry
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -65,9 +66,9 @@ def mhz(dvfs_hz: Mapping[str, int]) -> str:
     return "/".join(f"{v / 1e6:.0f}" for v in dvfs_hz.values())
 
 
-def dvfs_header(dynns: Sequence[Mapping[str, Any]]) -> str:
-    """`DVFS MHz cpu/gpu/emc` (the domains of the first DyNN)."""
-    return "DVFS MHz " + "/".join(dynns[0]["dvfs_hz"]) if dynns else "DVFS MHz"
+def dvfs_header(clocks: Sequence[Mapping[str, int]]) -> str:
+    """`DVFS MHz cpu/gpu/emc` (the domains of the first DyNN's clocks)."""
+    return "DVFS MHz " + "/".join(clocks[0]) if clocks else "DVFS MHz"
 
 
 def compact(values: Sequence[Any]) -> str:
@@ -80,30 +81,30 @@ def provenance_text(prov: Mapping[str, str]) -> str:
     return lat if lat == energy else f"latency {lat}, energy {energy}"
 
 
-def pareto_table(archive: Sequence[dict[str, Any]]) -> str:
+def pareto_table(archive: Sequence[ArchiveEntry]) -> str:
     headers = ("ID", "top-1 %", "latency ms", "energy mJ", "provenance", "resolution", "width",
                "depth", "kernel", "expand", "exits (after block)", "policy @ threshold",
-               dvfs_header([e["dynn"] for e in archive]), "exit rates", "generation")
+               dvfs_header([e.dynn.dvfs_hz for e in archive]), "exit rates", "generation")
     rows = []
-    for i, e in sorted(enumerate(archive), key=lambda ie: -ie[1]["dynn"]["top1"]):
-        b, d = e["backbone"], e["dynn"]
-        rows.append([cell(i), cell(f"{d['top1']:.2f}"), cell(f"{d['latency_ms']:.3f}"),
-                     cell(f"{d['energy_mj']:.3f}"), cell(provenance_text(d["provenance"]), True),
-                     cell(b["resolution"]), cell(compact(b["width"]), True),
-                     cell(compact(b["depth"]), True), cell(compact(b["kernel_size"]), True),
-                     cell(compact(b["expand_ratio"]), True),
-                     cell(compact(d["exits"]["positions"]), True),
-                     cell(f"{d['exits']['policy']} @ {d['exits']['threshold']}", True),
-                     cell(mhz(d["dvfs_hz"]), True),
-                     f"<td>{exit_rate_bars(d['exit_rates'], d['exits']['positions'])}</td>",
-                     cell(e.get("generation", ""))])
+    for i, e in sorted(enumerate(archive), key=lambda ie: -ie[1].dynn.top1):
+        b, d = e.backbone, e.dynn
+        rows.append([cell(i), cell(f"{d.top1:.2f}"), cell(f"{d.latency_ms:.3f}"),
+                     cell(f"{d.energy_mj:.3f}"), cell(provenance_text(d.provenance), True),
+                     cell(b.resolution), cell(compact(b.width), True),
+                     cell(compact(b.depth), True), cell(compact(b.kernel_size), True),
+                     cell(compact(b.expand_ratio), True),
+                     cell(compact(d.plan.positions), True),
+                     cell(f"{d.plan.policy} @ {d.plan.to_dict()['threshold']}", True),
+                     cell(mhz(d.dvfs_hz), True),
+                     f"<td>{exit_rate_bars(d.exit_rates, d.plan.positions)}</td>",
+                     cell("" if e.generation is None else e.generation)])
     return table(headers, rows, "pareto")
 
 
 def breakdown_table(breakdown: Sequence[dict[str, Any]]) -> str:
     headers = ("backbone", "stage", "top-1 %", "energy mJ", "saving vs alone", "latency ms",
                "exits (after block)",
-               dvfs_header([d for row in breakdown for d in row["stages"].values()]),
+               dvfs_header([d["dvfs_hz"] for row in breakdown for d in row["stages"].values()]),
                "at equal accuracy")
     rows = []
     for row in breakdown:

@@ -1,7 +1,7 @@
 """The report's figures (matplotlib, SVG, reproducible: no date, fixed ids)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 
 from hadas.atomic import write_atomic
 from hadas.report.run import RunData
+from hadas.space.dynn import ArchiveEntry, DynnResult, score
 
 BASELINE_STYLES = {"conventional": ("tab:orange", "s"), "static": ("tab:gray", "v"),
                    "exits-only": ("tab:green", "^"), "dvfs-only": ("tab:purple", "D"),
@@ -26,8 +27,10 @@ def save(fig: Figure, path: Path) -> Path:
     return path
 
 
-def _points(dynns: Sequence[dict[str, Any]], key: str) -> tuple[list[float], list[float]]:
-    return [d[key] for d in dynns], [100.0 - d["top1"] for d in dynns]
+def _points(dynns: Sequence[Mapping[str, Any] | DynnResult | ArchiveEntry], key: str
+            ) -> tuple[list[float], list[float]]:
+    """(cost, top-1 error) of records or score dicts."""
+    return [score(d, key) for d in dynns], [100.0 - score(d, "top1") for d in dynns]
 
 
 def front_plot(run: RunData, path: Path) -> Path:
@@ -35,7 +38,7 @@ def front_plot(run: RunData, path: Path) -> Path:
     highlighted (labelled with its IDs), baselines of the same seed overlaid."""
     fig = Figure(figsize=(11, 4.4))
     axes = fig.subplots(1, 2, sharey=True)
-    archive = [e["dynn"] for e in run.archive]
+    archive = [e.dynn for e in run.archive]
     for ax, key, unit in ((axes[0], "energy_mj", "energy per inference (mJ)"),
                           (axes[1], "latency_ms", "latency per inference (ms)")):
         if run.evaluated:
@@ -51,17 +54,17 @@ def front_plot(run: RunData, path: Path) -> Path:
                        edgecolors="tab:blue", label="energy-breakdown DyNNs (after the search)")
         for mode, other in sorted(run.baselines.items()):
             colour, marker = BASELINE_STYLES.get(mode, ("black", "o"))
-            ax.scatter(*_points([e["dynn"] for e in other["archive"]], key), s=30,
+            ax.scatter(*_points(run.baseline_archive(mode), key), s=30,
                        marker=marker, facecolors="none", edgecolors=colour,
                        label=f"{mode} archive")
-        order = sorted(range(len(archive)), key=lambda i: archive[i][key])
+        order = sorted(range(len(archive)), key=lambda i: score(archive[i], key))
         xs, ys = _points([archive[i] for i in order], key)
         ax.step(xs, ys, where="post", c="tab:red", lw=1, alpha=0.6)
         ax.scatter(xs, ys, s=40, c="tab:red", edgecolors="black", zorder=3,
                    label=f"{run.result['mode']} archive ({len(archive)})")
         for i, x, y in zip(order, xs, ys):
             ax.annotate(str(i), (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7)
-        provenance = sorted({d["provenance"].get(key, "?") for d in archive})
+        provenance = sorted({d.provenance.get(key, "?") for d in archive})
         ax.set_xlabel(f"{unit}, {'/'.join(provenance)}")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("top-1 error (%)")

@@ -13,22 +13,25 @@ from typing import Any
 
 from hadas.errors import ConfigError, HadasError
 from hadas.files import read_json
+from hadas.space.dynn import ArchiveEntry, DynnResult, entries
 
 
 @dataclass
 class RunData:
+    """A run's result.json (the JSON document) with its archive read into records."""
+
     directory: Path
     result: dict[str, Any]
     baselines: dict[str, dict[str, Any]] = field(default_factory=dict)  # mode -> result
+    archive: list[ArchiveEntry] = field(init=False)
+    evaluated: list[DynnResult] = field(init=False)  # what the inner engines returned
 
-    @property
-    def archive(self) -> list[dict[str, Any]]:
-        return self.result["archive"]
+    def __post_init__(self) -> None:
+        self.archive = entries(self.result["archive"])
+        self.evaluated = [e.dynn for e in entries(self.result.get("evaluated", []))]
 
-    @property
-    def evaluated(self) -> list[dict[str, Any]]:
-        """DyNN dicts the inner engines returned during the search."""
-        return [e["dynn"] for e in self.result.get("evaluated", [])]
+    def baseline_archive(self, mode: str) -> list[ArchiveEntry]:
+        return entries(self.baselines[mode]["archive"])
 
     @property
     def backbones(self) -> list[dict[str, Any]]:
@@ -80,6 +83,12 @@ def result_shape_problem(data: Any) -> str | None:
         for key in ("exits", "dvfs_hz", "provenance"):
             if not isinstance(dynn.get(key), dict):
                 return f"{where}.dynn.{key} is {type(dynn.get(key)).__name__}, not an object"
+        try:
+            ArchiveEntry.from_dict(entry)
+        except ConfigError as exc:
+            return f"{where}: {exc}"
+        except (KeyError, TypeError, ValueError) as exc:
+            return f"{where} is not a DyNN ({type(exc).__name__}: {exc})"
     if not all(_is_number(v) for v in data["hypervolume"]):
         return "hypervolume holds a non-number"
     return None

@@ -32,7 +32,7 @@ def render_page(run: RunData, has_breakdown: bool) -> str:
     final_hv = r["hypervolume"][-1] if r["hypervolume"] else float("nan")
     title = f"hadas report: {r['name']} / {r['mode']} / seed {r['seed']}"
     costs = sorted({f"{k.split('_')[0]} {v}" for e in run.archive
-                    for k, v in e["dynn"]["provenance"].items()})
+                    for k, v in e.dynn.provenance.items()})
     parts = [
         f"<h1>{escape(title)}</h1>",
         f"<p>{len(run.archive)} Pareto DyNNs on <b>{escape(r['platform'])}</b>, final "
@@ -89,7 +89,7 @@ def energy_section(run: RunData, has_breakdown: bool) -> list[str]:
     else:
         parts.append("<p>No breakdown in this run (written by `hadas search --mode hadas`).</p>")
     gains = {mode: (run.baselines[mode]["hypervolume"][-1],
-                    energy_gain(run.archive, run.baselines[mode]["archive"]))
+                    energy_gain(run.archive, run.baseline_archive(mode)))
              for mode in sorted(run.baselines, key=lambda m: strongest_first(run.baselines[m]))}
     if gains:
         parts += [f"<h3>Energy gain of {escape(run.result['mode'])} at equal accuracy</h3>",

@@ -35,8 +35,8 @@ from hadas.search.constraints import penalised
 from hadas.search.selection import nondominated_rank, rank_and_crowding
 from hadas.search.tasks import Task, run_task
 from hadas.space import Backbone, BackboneSpace, ExitDvfsSpace, ExitPlan
-from hadas.space.dynn import DynnResult, objective_matrix
-from hadas.search.archive import Archive, archive_objectives
+from hadas.space.dynn import ArchiveEntry, DynnResult, objective_matrix
+from hadas.search.archive import Archive
 from hadas.storage import RunDatabase
 
 
@@ -61,13 +61,13 @@ class SearchStats:
 
 @dataclass
 class SearchResult:
-    archive: list[dict[str, Any]]     # {"backbone", "dynn", "generation"}
+    archive: list[ArchiveEntry]
     hypervolume: list[float]          # of the archive after each generation (normalised)
     reference_point: list[float]
     stats: SearchStats
     # what the search saw on its way (for reports): every DyNN the inner engines returned, and
     # every backbone scored alone ({"backbone", "top1", "latency_ms", "energy_mj"})
-    evaluated: list[dict[str, Any]] = field(default_factory=list)
+    evaluated: list[ArchiveEntry] = field(default_factory=list)
     scored: list[dict[str, Any]] = field(default_factory=list)
     # after each generation: the hypervolume and what this search had spent so far (distinct
     # evaluations, DyNNs scored, compute seconds per phase as first measured), for cost curves
@@ -86,7 +86,8 @@ class BilevelSearch:
         self.stats = SearchStats()
         self.reference = evaluators.reference_point()
         self.archiver = Archive(cfg.search.constraints, self.reference)
-        self.seen: dict[str, dict[str, dict[str, Any]]] = {"evaluated": {}, "scored": {}}
+        self.evaluated: dict[tuple[Any, ...], ArchiveEntry] = {}
+        self.scored: dict[Backbone, dict[str, Any]] = {}
         self.spent = dict.fromkeys(SPENT, 0.0)
         self.progress: list[dict[str, Any]] = []
         self._counted: set[str] = set()
@@ -142,7 +143,7 @@ class BilevelSearch:
     def backbones(self, backbones: Sequence[Backbone]) -> list[dict[str, Any]]:
         values = self.evaluate("backbone", [{"backbone": b.to_dict()} for b in backbones])
         for b, v in zip(backbones, values):
-            self.seen["scored"][str(b)] = {"backbone": b.to_dict(), **v}
+            self.scored[b] = {"backbone": b.to_dict(), **v}
         return values
 
     def ioes(self, backbones: Sequence[Backbone], inner: str = "exits+dvfs"
@@ -159,17 +160,29 @@ class BilevelSearch:
 
     def _saw(self, backbones: Sequence[Backbone], dynns: list[list[dict[str, Any]]]
              ) -> list[list[DynnResult]]:
-        for b, ds in zip(backbones, dynns):
+        """Records of stored DyNNs (the evaluation values' JSON form), remembered for reports."""
+        records = [[DynnResult.from_dict(d) for d in ds] for ds in dynns]
+        for b, ds in zip(backbones, records):
             for d in ds:
-                key = json.dumps([b.to_dict(), d["exits"], d["dvfs_hz"]], sort_keys=True)
-                self.seen["evaluated"][key] = {"backbone": b.to_dict(), "dynn": d}
-        return [[DynnResult.from_dict(d) for d in ds] for ds in dynns]
+                entry = ArchiveEntry(b, d)
+                self.evaluated[entry.key] = entry
+        return records
 
-    def result(self, archive: list[dict[str, Any]], history: list[float]) -> SearchResult:
+    def result(self, archive: list[ArchiveEntry], history: list[float]) -> SearchResult:
         """The result so far (what the engines saw up to now, not what is evaluated later)."""
         return SearchResult(archive, history, self.reference.tolist(), self.stats,
-                            list(self.seen["evaluated"].values()),
-                            list(self.seen["scored"].values()), list(self.progress))
+                            list(self.evaluated.values()), list(self.scored.values()),
+                            list(self.progress))
+
+    def merge(self, archive: list[ArchiveEntry], found: Sequence[ArchiveEntry], stage: str,
+              generation: int, population: list[Any]) -> tuple[list[ArchiveEntry], float]:
+        """Merge `found` into the archive, record its hypervolume and store the generation."""
+        archive = self.archiver.merge(archive, found)
+        hv = self.archiver.hypervolume(archive)
+        self.record(len(self.progress), hv)
+        self.db.put_generation(self.run, stage, generation, population,
+                               [e.to_dict() for e in archive])
+        return archive, hv
 
     def static_dynn(self, s: dict[str, Any]) -> DynnResult:
         """A backbone alone (its `backbones` value): no exits, reference clocks."""
@@ -185,7 +198,7 @@ class BilevelSearch:
         n_ioe, n_parents = ooe.survivors(), ooe.survivors(0.5)
         population = unique([self.space.sample_genome(rng) for _ in range(ooe.population)])
         parents: list[np.ndarray] = []
-        archive: list[dict[str, Any]] = []
+        archive: list[ArchiveEntry] = []
         history: list[float] = []
         spent: list[float] = []
         for gen in range(ooe.generations):
@@ -203,12 +216,10 @@ class BilevelSearch:
                 fronts = self.ioes([backbones[i] for i in selected], inner)
                 order = self._outer_order(fronts)
                 parents = [pool[selected[i]] for i in order[:n_parents]]
-            found = [{"backbone": backbones[i].to_dict(), "dynn": d.to_dict(), "generation": gen}
+            found = [ArchiveEntry(backbones[i], d, gen)
                      for i, front in zip(selected, fronts) for d in front]
-            archive = self.archiver.merge(archive, found)
-            history.append(self.archiver.hypervolume(archive))
-            self.record(gen, history[-1])
-            self.db.put_generation(self.run, "ooe", gen, [g.tolist() for g in pool], archive)
+            archive, hv = self.merge(archive, found, "ooe", gen, [g.tolist() for g in pool])
+            history.append(hv)
             spent.append(time.perf_counter() - t0)
             eta = (ooe.generations - gen - 1) * sum(spent) / len(spent)
             done = {k: self.stats.computed[k] + self.stats.cached[k] for k in self.stats.computed}
@@ -216,7 +227,7 @@ class BilevelSearch:
                         f"{0 if inner is None else len(selected)} IOEs, "
                         f"evaluations {sum(done.values())} ({sum(self.stats.cached.values())} "
                         f"from the database), archive {len(archive)} DyNNs, hypervolume "
-                        f"{history[-1]:.4f}, {spent[-1]:.1f} s, ETA {eta:.0f} s")
+                        f"{hv:.4f}, {spent[-1]:.1f} s, ETA {eta:.0f} s")
             if gen < ooe.generations - 1:
                 population = unique(breed(parents, self.space, ooe, rng))
         return self.result(archive, history)
@@ -224,13 +235,10 @@ class BilevelSearch:
     def run_ioe_only(self, backbones: Sequence[Backbone]) -> SearchResult:
         """The IOE of given backbones (the original script's IOE-only mode)."""
         backbones = [self.space.validate(b) for b in backbones]
-        found = [{"backbone": b.to_dict(), "dynn": d.to_dict(), "generation": 0}
-                 for b, front in zip(backbones, self.ioes(backbones)) for d in front]
-        archive = self.archiver.merge([], found)
-        history = [self.archiver.hypervolume(archive)]
-        self.record(len(self.progress), history[0])
-        self.db.put_generation(self.run, "ioe", 0, [b.to_dict() for b in backbones], archive)
-        return self.result(archive, history)
+        found = [ArchiveEntry(b, d, 0) for b, front in zip(backbones, self.ioes(backbones))
+                 for d in front]
+        archive, hv = self.merge([], found, "ioe", 0, [b.to_dict() for b in backbones])
+        return self.result(archive, [hv])
 
     def run_conventional(self, references: Sequence[Backbone] | None) -> SearchResult:
         """The paper's comparison: conventional backbones (AttentiveNAS a0-a6 where the space
@@ -240,9 +248,8 @@ class BilevelSearch:
         ooe = self.cfg.search.ooe
         static = self.run_hadas(None)
         n_ioe = ooe.survivors() * ooe.generations
-        backbones = [Backbone.from_dict(e["backbone"]) for e in static.archive]
-        F = archive_objectives(static.archive)
-        return self.run_ioe_only([backbones[i] for i in rank_and_crowding(F, n_ioe)])
+        chosen = rank_and_crowding(objective_matrix(static.archive), n_ioe)
+        return self.run_ioe_only([static.archive[i].backbone for i in chosen])
 
     def run_random(self) -> SearchResult:
         """Random DyNNs: as many backbones as `hadas` sends to the IOE, each with as many
@@ -252,14 +259,11 @@ class BilevelSearch:
         n_dynns = ioe.population + (ioe.generations - 1) * (ioe.n_crossover + ioe.n_mutation)
         rng = np.random.default_rng([self.cfg.seed, 3])
         backbones = [self.space.sample(rng) for _ in range(n_backbones)]
-        found = [{"backbone": b.to_dict(), "dynn": d.to_dict(), "generation": 0}
+        found = [ArchiveEntry(b, d, 0)
                  for b, dynns in zip(backbones, self.random_dynns(backbones, n_dynns))
                  for d in dynns]
-        archive = self.archiver.merge([], found)
-        history = [self.archiver.hypervolume(archive)]
-        self.record(len(self.progress), history[0])
-        self.db.put_generation(self.run, "random", 0, [], archive)
-        return self.result(archive, history)
+        archive, hv = self.merge([], found, "random", 0, [])
+        return self.result(archive, [hv])
 
     def _outer_order(self, fronts: list[list[DynnResult]]) -> np.ndarray:
         """Survivors best first: best non-dominated rank of their DyNNs in the union of all

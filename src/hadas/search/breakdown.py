@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from hadas.space.dynn import DynnResult, least_energy_at_accuracy
+from hadas.space.dynn import ArchiveEntry, DynnResult, least_energy_at_accuracy
 from hadas.search.bilevel import BilevelSearch
 from hadas.errors import ConfigError
 from hadas.space import Backbone, resolve_arch
@@ -35,7 +35,7 @@ def pick_at_accuracy(front: Sequence[DynnResult], top1: float) -> tuple[DynnResu
     return max(front, key=lambda d: (d.top1, -d.energy_mj)), False
 
 
-def comparison_backbones(engine: BilevelSearch, archive: Sequence[dict[str, Any]]
+def comparison_backbones(engine: BilevelSearch, archive: Sequence[ArchiveEntry]
                          ) -> dict[str, Backbone]:
     """Smallest and largest reference (a0 and a6 where the space has them, else min and max),
     and the backbones of the archive's most accurate and least-energy DyNNs."""
@@ -44,12 +44,11 @@ def comparison_backbones(engine: BilevelSearch, archive: Sequence[dict[str, Any]
     except ConfigError:  # a space without them (the embedded tiny one): its own extremes
         chosen = {n: resolve_arch(engine.space, n) for n in ("min", "max")}
     if archive:
-        best = max(archive, key=lambda e: e["dynn"]["top1"])
-        frugal = min(archive, key=lambda e: e["dynn"]["energy_mj"])
+        best = max(archive, key=lambda e: e.dynn.top1)
+        frugal = min(archive, key=lambda e: e.dynn.energy_mj)
         for label, e in (("found: most accurate", best), ("found: least energy", frugal)):
-            b = Backbone.from_dict(e["backbone"])
-            if b not in chosen.values():
-                chosen[label] = b
+            if e.backbone not in chosen.values():
+                chosen[label] = e.backbone
     return chosen
 
 

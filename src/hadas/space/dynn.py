@@ -1,5 +1,6 @@
-"""The scored DyNN: one frozen, typed, torch-free record (exit plan, DVFS setting, objectives,
-exit statistics, provenance), and the search's objectives declared once with their directions.
+"""The scored DyNN: frozen, typed, torch-free records (`DynnResult`: exit plan, DVFS setting,
+objectives, exit statistics, provenance; `ArchiveEntry`: a DyNN with its backbone and the
+generation that found it), and the search's objectives declared once with their directions.
 
 Every comparison, rank and hypervolume reads `OBJECTIVES` through `minimised`; nothing negates
 an objective by hand. The dict form (`to_dict`/`from_dict`) is for the JSON and storage edges.
@@ -12,6 +13,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from hadas.space.backbone import Backbone
 from hadas.space.exits import ExitPlan
 
 
@@ -32,17 +34,19 @@ OBJECTIVES = (Objective("top1", "maximize", 100.0),  # minimised: top-1 error (%
               Objective("latency_ms", "minimize"), Objective("energy_mj", "minimize"))
 
 
-def score(scores: Mapping[str, Any] | DynnResult, key: str) -> float:
-    """One score of a DyNN given as a record or as its dict form."""
+def score(scores: Mapping[str, Any] | DynnResult | ArchiveEntry, key: str) -> float:
+    """One score of a DyNN given as a record or as a dict of scores (a backbone alone)."""
+    if isinstance(scores, ArchiveEntry):
+        scores = scores.dynn
     return float(scores[key] if isinstance(scores, Mapping) else getattr(scores, key))
 
 
-def minimised(scores: Mapping[str, Any] | DynnResult) -> np.ndarray:
+def minimised(scores: Mapping[str, Any] | DynnResult | ArchiveEntry) -> np.ndarray:
     """One row of minimised objectives from anything holding their keys (a dict or a record)."""
     return np.array([o.minimised(score(scores, o.key)) for o in OBJECTIVES])
 
 
-Scored = TypeVar("Scored", bound="Mapping[str, Any] | DynnResult")
+Scored = TypeVar("Scored", bound="Mapping[str, Any] | DynnResult | ArchiveEntry")
 
 
 def least_energy_at_accuracy(dynns: Iterable[Scored], top1: float) -> Scored | None:
@@ -105,3 +109,32 @@ class DvfsGrid:
         return DynnResult(self.plan, {d: int(v[i]) for d, v in self.clocks.items()}, self.top1,
                           float(self.latency_ms[i]), float(self.energy_mj[i]), self.exit_rates,
                           self.exit_accuracy, dict(self.provenance))
+
+
+@dataclass(frozen=True)
+class ArchiveEntry:
+    """One DyNN of a search: its backbone, its scored exit plan at one DVFS setting, and the
+    outer generation that found it (None for a DyNN seen on the way, not archived)."""
+
+    backbone: Backbone
+    dynn: DynnResult
+    generation: int | None = None
+
+    @property
+    def key(self) -> tuple[Backbone, ExitPlan, tuple[tuple[str, int], ...]]:
+        """What makes two entries the same DyNN: backbone, exit plan and clocks."""
+        return self.backbone, self.dynn.plan, tuple(sorted(self.dynn.dvfs_hz.items()))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"backbone": self.backbone.to_dict(), "dynn": self.dynn.to_dict()}
+        return out if self.generation is None else {**out, "generation": self.generation}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "ArchiveEntry":
+        return cls(Backbone.from_dict(d["backbone"]), DynnResult.from_dict(d["dynn"]),
+                   d.get("generation"))
+
+
+def entries(dicts: Iterable[Mapping[str, Any]]) -> list[ArchiveEntry]:
+    """Records of the entries of a result.json archive (or its `evaluated` list)."""
+    return [ArchiveEntry.from_dict(d) for d in dicts]
