@@ -11,7 +11,7 @@ import pytest
 from test_dvfs import EMC, GPU, FakeKernelIO, make_agx_xavier, snapshot
 
 from hadas.errors import ConfigError
-from hadas.hardware.clocks import DvfsSetting
+from hadas.hardware.clocks import DvfsSetting, parse_clocks
 from hadas.hardware.dvfs import DvfsControl, DvfsError
 from hadas.hardware.registry import get_platform
 
@@ -204,15 +204,13 @@ def test_emc_is_unlocked_even_when_its_rate_cannot_be_written(board):
 @pytest.mark.parametrize("text", ["gpu=1e400", "gpu=inf", "gpu=-inf", "gpu=nan", "gpu=1e30",
                                   "gpu=0", "gpu=-1377000000"])
 def test_clock_values_that_are_not_frequencies_are_config_errors(text):
-    from hadas.api.board import parse_clocks
-
     xavier = get_platform("agx-xavier")
     with pytest.raises(ConfigError) as info:
         DvfsSetting.parse(xavier, text)
     assert info.value.field == "dvfs.gpu"
     with pytest.raises(ConfigError) as info:
-        parse_clocks(text)
-    assert info.value.field == "set gpu" and "\n" not in str(info.value)
+        parse_clocks(text, "set")
+    assert info.value.field == "set.gpu" and "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize("value", [float("inf"), float("nan"), 10**400, 1e30, True, "fast"])
@@ -223,8 +221,6 @@ def test_clock_values_in_a_mapping_are_checked_before_any_conversion(value):
 
 
 def test_whole_and_exponent_clock_values_still_parse():
-    from hadas.api.board import parse_clocks
-
     assert parse_clocks("gpu=1.377e9, emc=204000000") == {"gpu": 1_377_000_000,
                                                           "emc": 204_000_000}
     with pytest.raises(ConfigError, match="not a whole number of Hz"):

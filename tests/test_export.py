@@ -19,7 +19,7 @@ import yaml
 from conftest import CONFIGS
 
 from hadas import api
-from hadas.api import export as export_api
+from hadas import api as export_api
 from hadas.cli import main as cli_main
 from hadas.data import TensorLoader
 from hadas.errors import ConfigError, HadasError
@@ -199,7 +199,7 @@ def test_every_onnx_piece_matches_its_torch_module(bundle, rebuilt):
 
 
 def test_manifest_describes_the_run_and_lists_every_file(bundle, result, pick):
-    from hadas.api.board import parse_clocks
+    from hadas.hardware.clocks import parse_clocks
 
     m = json.loads((bundle / "manifest.json").read_text())
     entry, dynn = result["archive"][pick], result["archive"][pick]["dynn"]

@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from hadas.api import board
+from hadas.api import board, profiling
+from hadas.hardware.profile_plan import sample_dvfs_points
 from hadas.cli.main import main
 from hadas.errors import ConfigError
 from hadas.hardware.dvfs import DvfsControl
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def test_local_profile_has_min_max_and_segments_in_order(tmp_path, tiny_cfg):
     out = tmp_path / "profile.json"
-    run = board.profile(TINY, "local", n_archs=3, dvfs_points=2, out=out, **FAST)
+    run = profiling.profile(TINY, "local", n_archs=3, dvfs_points=2, out=out, **FAST)
     assert (run.measured, run.skipped, run.planned) == (3, 0, 3)  # local: one point, clocks alone
     assert "clocks left alone" in run.dvfs_note
     prof = read_profile(out)  # the reader of the format validates every field
@@ -47,11 +48,11 @@ def test_local_profile_has_min_max_and_segments_in_order(tmp_path, tiny_cfg):
 
 def test_rerun_skips_what_is_there_and_extends_the_same_plan(tmp_path):
     out = tmp_path / "p.json"
-    board.profile(TINY, "local", n_archs=2, dvfs_points=1, out=out, **FAST)
+    profiling.profile(TINY, "local", n_archs=2, dvfs_points=1, out=out, **FAST)
     first = read_profile(out).samples
-    again = board.profile(TINY, "local", n_archs=2, dvfs_points=1, out=out, **FAST)
+    again = profiling.profile(TINY, "local", n_archs=2, dvfs_points=1, out=out, **FAST)
     assert (again.measured, again.skipped) == (0, 2)
-    more = board.profile(TINY, "local", n_archs=3, dvfs_points=1, out=out, **FAST)
+    more = profiling.profile(TINY, "local", n_archs=3, dvfs_points=1, out=out, **FAST)
     assert (more.measured, more.skipped) == (1, 2)
     assert read_profile(out).samples[:2] == first
 
@@ -69,18 +70,18 @@ def test_interrupted_run_keeps_finished_samples_and_resumes(tmp_path, monkeypatc
 
     monkeypatch.setattr(board.BoardMeasurer, "measure", flaky)
     with pytest.raises(KeyboardInterrupt):
-        board.profile(TINY, "local", n_archs=3, dvfs_points=1, out=out, **FAST)
+        profiling.profile(TINY, "local", n_archs=3, dvfs_points=1, out=out, **FAST)
     assert len(read_profile(out).samples) == 1
     monkeypatch.setattr(board.BoardMeasurer, "measure", real)
-    run = board.profile(TINY, "local", n_archs=3, dvfs_points=1, out=out, **FAST)
+    run = profiling.profile(TINY, "local", n_archs=3, dvfs_points=1, out=out, **FAST)
     assert (run.measured, run.skipped) == (2, 1)
 
 
 def test_profile_of_another_setup_is_not_mixed_in(tmp_path):
     out = tmp_path / "p.json"
-    board.profile(TINY, "local", n_archs=1, dvfs_points=1, out=out, **FAST)
+    profiling.profile(TINY, "local", n_archs=1, dvfs_points=1, out=out, **FAST)
     with pytest.raises(ConfigError, match="^out: "):
-        board.profile(TINY, "local", n_archs=1, dvfs_points=1, out=out, exit_channels=8, **FAST)
+        profiling.profile(TINY, "local", n_archs=1, dvfs_points=1, out=out, exit_channels=8, **FAST)
 
 
 def test_jetson_profile_pins_each_point_measures_energy_and_restores(tmp_path):
@@ -88,7 +89,7 @@ def test_jetson_profile_pins_each_point_measures_energy_and_restores(tmp_path):
     before = snapshot(root)
     dvfs = DvfsControl(io=FakeKernelIO(root, log=lambda s: None), settle_s=0.2)
     out = tmp_path / "xavier.json"
-    run = board.profile(TINY, "agx-xavier", n_archs=2, dvfs_points=2, out=out, sysfs_root=root,
+    run = profiling.profile(TINY, "agx-xavier", n_archs=2, dvfs_points=2, out=out, sysfs_root=root,
                         energy_window_s=0.02, dvfs=dvfs, **FAST)
     assert (run.measured, run.planned) == (4, 4) and run.energy_unavailable is None
     prof = read_profile(out)
@@ -107,11 +108,11 @@ def test_jetson_profile_pins_each_point_measures_energy_and_restores(tmp_path):
 
 def test_dvfs_points_start_at_max_and_are_distinct():
     tables = {d: t for d, t in get_platform("agx-xavier").dvfs_hz.items()}
-    points = board.sample_dvfs_points(tables, 5, np.random.default_rng(0))
+    points = sample_dvfs_points(tables, 5, np.random.default_rng(0))
     assert points[0] == {d: t[-1] for d, t in tables.items()} and len(points) == 5
     assert len({tuple(sorted(p.items())) for p in points}) == 5
-    assert board.sample_dvfs_points({}, 5, np.random.default_rng(0)) == [{}]
-    assert len(board.sample_dvfs_points({"gpu": (1, 2)}, 5, np.random.default_rng(0))) == 2
+    assert sample_dvfs_points({}, 5, np.random.default_rng(0)) == [{}]
+    assert len(sample_dvfs_points({"gpu": (1, 2)}, 5, np.random.default_rng(0))) == 2
 
 
 def test_cli_profile_and_dvfs_dry_run(tmp_path, capsys):

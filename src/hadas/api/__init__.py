@@ -10,7 +10,7 @@ import importlib
 from typing import Any
 
 _WHERE = {
-    "BoardMeasurer": "board", "profile": "board", "serve_agent": "board",
+    "BoardMeasurer": "board", "profile": "profiling", "serve_agent": "board",
     "ExitEvaluation": "exits", "evaluate_exits": "exits", "train_exit_bank": "exits",
     "calibrate_platform": "hardware_models", "estimate_costs": "hardware_models",
     "check_platform": "hardware_models", "import_lut": "hardware_models",
@@ -20,7 +20,7 @@ _WHERE = {
     "SEARCH_MODES": "modes", "EXIT_POLICIES": "modes", "MODE_HELP": "modes", "EXECUTOR_NAMES": "modes", "search": "searching",
     "configure": "supernet", "default_supernet_dir": "supernet", "describe": "supernet",
     "evaluate": "supernet", "is_main_process": "supernet", "train_supernet": "supernet",
-    "write_report": "report", "export_dynn": "export",
+    "write_report": "runs", "export_dynn": "runs",
 }
 _ALIASES = {"SEARCH_MODES": "MODES"}
 

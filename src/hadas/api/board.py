@@ -1,5 +1,6 @@
-"""Board-side work: build a DyNN's segments as torch modules and measure them on this machine,
-for the device agent (`serve_agent`) and for profiles (`profile`).
+"""Board-side work: measure a DyNN's segments on this machine (`BoardMeasurer`), for the device
+agent (`serve_agent`) and for profiles (`hadas.api.profiling`); clock pinning and the board's
+clock tables come from `hadas.hardware.dvfs`.
 
 Weights are random: latency and energy do not depend on their values. On a Jetson platform the
 clocks are pinned through `hadas.hardware.dvfs`; on `local` they are left alone and the results
@@ -7,68 +8,29 @@ say so.
 """
 from __future__ import annotations
 
-import contextlib
 import platform as host_platform
-import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
+from typing import Any
 
 from hadas.api.supernet import configure
 from hadas.config import HadasConfig
 from hadas.errors import ConfigError
 from hadas.hardware.agent import AgentBackend, MeasureRequest, read_token, start_agent
 from hadas.hardware.agent.server import check_port
+from hadas.hardware.clocks import parse_clocks
 from hadas.hardware.dvfs import DvfsControl
+from hadas.hardware.dvfs.pinning import board_tables, pin_clocks
 from hadas.hardware.measure import PROVENANCE, Unavailable, energy_source, measure_segments
-from hadas.hardware.profile_format import (ProfileSample, SegmentSample, append_sample,
-                                           read_profile, write_profile)
 from hadas.hardware.registry import get_platform
-from hadas.space import Backbone, BackboneSpace, ExitPlan, candidate_positions, segments
+from hadas.space import Backbone, BackboneSpace, ExitPlan
 
-if TYPE_CHECKING:
-    from torch import nn
+__all__ = ["LOCAL", "BoardMeasurer", "agent_backend", "board_tables", "parse_clocks",
+           "pin_clocks", "serve_agent"]
 
 LOCAL = "local"
 LOCAL_NOTE = "platform local: clocks left alone (no DVFS control), dvfs is {}"
-
-
-def segment_modules(cfg: HadasConfig, backbone: Backbone, plan: ExitPlan, exit_channels: int,
-                    device: str = "cpu") -> list[tuple[str, int, "nn.Module"]]:
-    """`(kind, index, module)` in `hadas.space.segments` order, with random weights.
-
-    A backbone segment is its blocks, after the stem for the first one and before the head and
-    classifier for the last one. Inputs are fed at the sub-network's resolution, so the stem's
-    resize is a no-op and left out."""
-    from torch import nn
-
-    from hadas.exits import ExitHead
-    from hadas.model import SubNetwork
-
-    skeleton = BackboneSpace(cfg.supernet).skeleton(backbone)
-    spec = cfg.supernet
-    net = SubNetwork(skeleton, spec.first_conv.act_func, spec.last_conv.act_func,
-                     bn_eps=cfg.model.bn_eps, bn_momentum=cfg.model.bn_momentum)
-    parts = segments(skeleton, plan, exit_channels)
-    n_backbone = sum(s.kind == "backbone" for s in parts)
-    out: list[tuple[str, int, nn.Module]] = []
-    for seg in parts:
-        if seg.kind == "backbone":
-            layers: list[nn.Module] = [net.stem] if seg.index == 0 else []
-            layers += [net.blocks[b] for b in seg.blocks]
-            if seg.index == n_backbone - 1:
-                layers += [net.head, net.dropout, net.classifier]
-            module: nn.Module = nn.Sequential(*layers)
-        else:
-            block = skeleton.blocks[plan.positions[seg.index]]
-            module = ExitHead(block.out_channels, exit_channels, skeleton.n_classes,
-                              min(3, block.out_size))
-        out.append((seg.kind, seg.index, module.to(device).eval()))
-    return out
 
 
 class BoardMeasurer:
@@ -145,6 +107,8 @@ class BoardMeasurer:
                 applied = {}
         import torch
 
+        from hadas.exits.segment_modules import segment_modules
+
         mods = segment_modules(self.cfg, backbone, plan, self.exit_channels, str(self.device))
         gen = torch.Generator().manual_seed(0)
         res = backbone.resolution
@@ -196,172 +160,3 @@ def serve_agent(config: str | Path | HadasConfig, platform: str, token_file: str
             server.serve_forever()
         finally:
             server.server_close()
-
-
-# -- profiles --------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ProfileRun:
-    """What a `profile` call did: samples measured now, found already there, and in the plan."""
-
-    path: Path
-    measured: int
-    skipped: int
-    planned: int
-    dvfs_note: str | None
-    energy_unavailable: str | None
-
-
-def sample_backbones(space: BackboneSpace, n: int, rng: np.random.Generator) -> list[Backbone]:
-    """`n` distinct backbones: the smallest, the largest, then uniform draws."""
-    out = [space.smallest(), space.largest()][:n]
-    attempts = 0
-    while len(out) < min(n, space.size) and attempts < 100 * n:
-        b = space.sample(rng)
-        attempts += 1
-        if b not in out:
-            out.append(b)
-    return out
-
-
-def sample_exit_plan(n_blocks: int, first_exit_block: int, rng: np.random.Generator,
-                     policy: str = "max_softmax", threshold: float = 0.8) -> ExitPlan:
-    """1 .. max(1, candidates - 1) exits at distinct candidate positions (HADAS); none when the
-    backbone is too short to have candidates."""
-    candidates = candidate_positions(n_blocks, first_exit_block)
-    if not candidates:
-        return ExitPlan((), policy, threshold)
-    k = int(rng.integers(1, max(1, len(candidates) - 1) + 1))
-    positions = rng.choice(np.array(candidates), size=k, replace=False)
-    return ExitPlan(tuple(int(p) for p in positions), policy, threshold)
-
-
-def sample_dvfs_points(tables: Mapping[str, tuple[int, ...]], m: int,
-                       rng: np.random.Generator) -> list[dict[str, int]]:
-    """The max clocks, then distinct uniform draws from the tables; [{}] without tables."""
-    if not tables:
-        return [{}]
-    n_points = int(np.prod([len(t) for t in tables.values()]))
-    out = [{d: t[-1] for d, t in tables.items()}]
-    while len(out) < min(m, n_points):
-        point = {d: int(t[rng.integers(len(t))]) for d, t in tables.items()}
-        if point not in out:
-            out.append(point)
-    return out
-
-
-def profile(config: str | Path, platform: str = LOCAL, n_archs: int = 8, dvfs_points: int = 4,
-            out: str | Path = "profile.json", exit_channels: int | None = None, seed: int = 0,
-            repeats: int = 20, device: str = "auto", progress: bool = True,
-            sysfs_root: str | Path = "/", warmup: int = 5, energy_window_s: float | None = None,
-            dvfs: DvfsControl | None = None) -> ProfileRun:
-    """Measure every segment of `n_archs` sampled DyNNs (with min and max) at `dvfs_points`
-    DVFS points into a `hadas-profile/1` file; each sample is appended atomically, and a
-    rerun of the same command skips the samples already in the file."""
-    from tqdm import tqdm
-
-    for name, value, most in (("archs", n_archs, 100_000), ("dvfs_points", dvfs_points, 10_000)):
-        if not 1 <= value <= most:
-            raise ConfigError(name, f"must be an integer in 1..{most}, got {value}")
-    MeasureRequest.check_repeats(repeats, "repeats")
-    out = Path(out)
-    with BoardMeasurer(config, platform, exit_channels, device, warmup, sysfs_root=sysfs_root,
-                       energy_window_s=energy_window_s, dvfs=dvfs) as measurer:
-        cfg = measurer.cfg
-        # one stream each, so a larger --archs or --dvfs-points extends the same plan
-        arch_rng, exit_rng, dvfs_rng = (np.random.default_rng([seed, k]) for k in range(3))
-        dynns = [(b, sample_exit_plan(b.n_blocks, cfg.exits.first_exit_block, exit_rng,
-                                      cfg.exits.policy, cfg.exits.threshold))
-                 for b in sample_backbones(measurer.space, n_archs, arch_rng)]
-        points = sample_dvfs_points(measurer.tables, dvfs_points, dvfs_rng)
-        plan = [(b, e, p) for p in points for b, e in dynns]  # few clock changes: points outside
-        done = _open_profile(out, measurer, str(config))
-        pending = [(b, e, p) for b, e, p in plan if _key(b, e, p) not in done]
-        bar = tqdm(total=len(plan), initial=len(plan) - len(pending), disable=not progress,
-                   desc=f"profile {platform}", unit="sample")
-        with bar:
-            for backbone, exits, point in pending:
-                result = measurer.measure(backbone, exits, point, repeats)
-                segs = tuple(SegmentSample(**{k: s[k] for k in SEGMENT_KEYS})
-                             for s in result["segments"])
-                append_sample(out, ProfileSample(backbone.to_dict(), exits.to_dict(),
-                                                 result["dvfs"], segs))
-                bar.update()
-        energy = measurer.energy
-        return ProfileRun(out, len(pending), len(plan) - len(pending), len(plan),
-                          measurer.dvfs_note,
-                          energy.reason if isinstance(energy, Unavailable) else None)
-
-
-SEGMENT_KEYS = ("kind", "index", "latency_ms", "latency_ms_spread", "energy_mj",
-                "energy_unavailable")
-
-
-def _key(backbone: Backbone, exits: ExitPlan, dvfs: Mapping[str, int]) -> str:
-    return ProfileSample(backbone.to_dict(), exits.to_dict(), dict(dvfs), ()).key
-
-
-def _open_profile(path: Path, measurer: BoardMeasurer, config: str) -> set[str]:
-    """Keys of the samples already in `path`; a new file gets the header. A file made for
-    another platform, config or exit width is refused rather than mixed."""
-    if not path.exists():
-        info = measurer.info()
-        write_profile(path, measurer.platform.name, config, measurer.exit_channels,
-                      host={**info["host"], "device": info["device"],
-                            "energy_sensor": info["sensors"]["energy"],
-                            "config_fingerprint": measurer.cfg.fingerprint,
-                            "dvfs_note": measurer.dvfs_note})
-        return set()
-    existing = read_profile(path)
-    mine = (measurer.platform.name, config, measurer.exit_channels)
-    theirs = (existing.platform, existing.config, existing.exit_channels)
-    if mine != theirs:
-        raise ConfigError("out", f"{path} holds a profile of (platform, config, exit_channels) "
-                          f"= {theirs}, not {mine}; choose another --out")
-    # only DyNN samples are resumable; operation and network samples have no key
-    return {s.key for s in existing.samples if isinstance(s, ProfileSample)}
-
-
-def parse_clocks(text: str) -> dict[str, int]:
-    """`cpu=HZ,gpu=HZ,emc=HZ` (any subset; exponents allowed, e.g. 1.377e9) into Hz."""
-    from hadas.hardware.clocks import clock_hz
-
-    out = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        domain, sep, number = part.partition("=")
-        if not sep:
-            raise ConfigError("set", f"expected DOMAIN=HZ with a whole number of Hz, "
-                              f"got {part!r}")
-        name = domain.strip()
-        hz = clock_hz(f"set {name}", number.strip())  # finite, in range: int() is safe
-        if hz != int(hz):
-            raise ConfigError(f"set {name}", f"{number.strip()!r} is not a whole number of Hz")
-        out[name] = int(hz)
-    return out
-
-
-MAX_HOLD_S = 7 * 24 * 3600.0
-
-
-def pin_clocks(setting: Mapping[str, int], hold_s: float | None = None, dry_run: bool = False,
-               sysfs_root: str | Path = "/") -> dict[str, int]:
-    """Pin clocks, hold them `hold_s` seconds (None: until Ctrl-C / SIGTERM), restore them.
-    Returns what the board reported while pinned."""
-    import time
-
-    if hold_s is not None and not 0 < hold_s <= MAX_HOLD_S:  # NaN fails too
-        raise ConfigError("hold_s", f"must be a number of seconds in (0, {MAX_HOLD_S:g}], got "
-                          f"{hold_s}")
-    with DvfsControl(sysfs_root, dry_run=dry_run) as dvfs:
-        applied = dvfs.apply(setting)
-        print(f"{'dry-run: would pin' if dry_run else 'pinned'} "
-              + ", ".join(f"{d}={hz}" for d, hz in applied.items()), flush=True)
-        if not dry_run:
-            with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the hold; clocks restored
-                time.sleep(hold_s) if hold_s is not None else threading.Event().wait()
-    return applied
-
-
-def board_tables(sysfs_root: str | Path = "/") -> dict[str, Any]:
-    """The clock domains this board exposes (Hz) and, for each missing one, why."""
-    dvfs = DvfsControl(sysfs_root)
-    return {"dvfs_hz": {d: list(t) for d, t in dvfs.tables().items()}, "missing": dvfs.missing}

@@ -1,16 +1,17 @@
-"""Reading finished runs: list them, show one, compare runs against baseline runs."""
+"""Finished runs: list them, show one, compare runs against baseline runs, write a run's
+report, export one of its DyNNs. Torch loads only for the export."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from hadas.report import EnergyGain, energy_gain, read_result
+from hadas.report import EnergyGain, energy_gain, read_result, write_report
 from hadas.report.compare import GroupComparison, compare_groups, dvfs_verdict_lines
 from hadas.space.dynn import ArchiveEntry, entries
 
 __all__ = ["ArchiveEntry", "compare_run_groups", "compare_runs", "dvfs_verdict_lines",
-           "entries", "list_runs", "load_result"]
+           "entries", "export_dynn", "list_runs", "load_result", "write_report"]
 
 
 def load_result(run_dir: str | Path) -> dict[str, Any]:
@@ -32,3 +33,14 @@ def compare_run_groups(run_dirs: Sequence[str | Path], baseline_dirs: Sequence[s
     """Several runs (one per seed) against as many baseline runs of the same seeds."""
     return compare_groups([load_result(d) for d in run_dirs],
                           [load_result(d) for d in baseline_dirs])
+
+
+def export_dynn(run_dir: str | Path, pick: int, out: str | Path, device: str = "cpu",
+                report: Callable[[str], None] = lambda s: None,
+                progress: bool = False) -> dict[str, Any]:
+    """Write `program.pt`, ONNX pieces, `manifest.json` and `README.md` for archive entry `pick`
+    (0-based) of the run in `run_dir` into `out` (`hadas export`); returns the manifest."""
+    from hadas.export import write_bundle
+    from hadas.model import resolve_device
+
+    return write_bundle(run_dir, pick, out, resolve_device(device), report, progress)

@@ -52,7 +52,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _profile(args: argparse.Namespace) -> int:
-    run = api.board.profile(args.config, args.platform, args.archs, args.dvfs_points,
+    run = api.profile(args.config, args.platform, args.archs, args.dvfs_points,
                             args.out, args.exit_channels, args.seed, args.repeats, args.device,
                             progress=not args.quiet)
     print(f"{run.path}: {run.measured} samples measured, {run.skipped} already there "
@@ -68,6 +68,6 @@ def _dvfs(args: argparse.Namespace) -> int:
     if args.set is None:
         print(json.dumps(api.board.board_tables(args.sysfs_root), indent=1))
         return 0
-    api.board.pin_clocks(api.board.parse_clocks(args.set), args.hold_s, args.dry_run,
+    api.board.pin_clocks(api.board.parse_clocks(args.set, "set"), args.hold_s, args.dry_run,
                          args.sysfs_root)
     return 0

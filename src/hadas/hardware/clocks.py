@@ -1,8 +1,9 @@
-"""`DvfsSetting`: one clock per domain (Hz), validated against a platform's tables."""
+"""Clocks: `parse_clocks` (the one `DOMAIN=HZ` parser) and `DvfsSetting`, one clock per domain
+(Hz) validated against a platform's tables."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from hadas.digest import json_digest
@@ -32,6 +33,25 @@ def clock_hz(field: str, value: object) -> float:
     return hz
 
 
+def parse_clocks(text: str, field: str = "dvfs", domains: Sequence[str] = ()
+                 ) -> dict[str, int]:
+    """`cpu=HZ,gpu=HZ,emc=HZ` (any subset; exponents allowed, e.g. 1.377e9) into whole Hz; a
+    bad value is a ConfigError naming `<field>.<domain>` (`domains`: named in the errors)."""
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        domain, sep, number = part.partition("=")
+        if not sep:
+            raise ConfigError(field, f"expected DOMAIN=HZ with a whole number of Hz, got "
+                              f"{part!r}", domains)
+        name = domain.strip()
+        hz = clock_hz(f"{field}.{name}", number.strip())  # finite, in range: int() is safe
+        if hz != int(hz):
+            raise ConfigError(f"{field}.{name}", f"{number.strip()!r} is not a whole number of "
+                              "Hz")
+        out[name] = int(hz)
+    return out
+
+
 @dataclass(frozen=True)
 class DvfsSetting:
     """Clocks of every domain of a platform, in Hz (hashable, JSON round-trippable)."""
@@ -59,15 +79,8 @@ class DvfsSetting:
 
     @classmethod
     def parse(cls, platform: Platform, text: str) -> "DvfsSetting":
-        """`cpu=HZ,gpu=HZ,emc=HZ` (any subset; numbers may use exponents, e.g. 1.377e9)."""
-        values: dict[str, float] = {}
-        for part in filter(None, (p.strip() for p in text.split(","))):
-            domain, sep, number = part.partition("=")
-            if not sep:
-                raise ConfigError("dvfs", f"expected DOMAIN=HZ, got {part!r}", platform.domains)
-            name = domain.strip()
-            values[name] = clock_hz(f"dvfs.{name}", number.strip())
-        return cls.create(platform, values)
+        """`cpu=HZ,gpu=HZ,emc=HZ` (see `parse_clocks`), checked against the platform's tables."""
+        return cls.create(platform, parse_clocks(text, "dvfs", platform.domains))
 
     def __getitem__(self, domain: str) -> int:
         return dict(self.freq_hz)[domain]
