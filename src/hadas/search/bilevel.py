@@ -12,13 +12,15 @@ Per outer generation:
    become parents;
 5. the archive keeps every non-dominated DyNN found so far; breed the next population.
 
-Every result goes through the run database as soon as it exists (content-addressed), and all
+The engines are here; evaluations go through the driver (`driver.py`: run database, executor,
+counts), the archive is merged and measured in `archive.py`, and `modes.py` maps each search
+mode to its engine. Every result goes through the run database as soon as it exists
+(content-addressed), and all
 randomness is drawn from generators seeded by (seed, ...) that never depend on what was cached,
 so rerunning an interrupted search replays it from the database to the same result.
 """
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,12 +30,12 @@ import numpy as np
 
 from hadas.config import HadasConfig
 from hadas.executors import Executor, SerialExecutor
+from hadas.search.driver import EvaluationDriver, SearchStats
 from hadas.search.evolution import breed, unique
 from hadas.search.ioe import PlanScorer
 from hadas.search.pymoo_seam import hypervolume
 from hadas.search.constraints import penalised
 from hadas.search.selection import nondominated_rank, rank_and_crowding
-from hadas.search.tasks import Task, run_task
 from hadas.space import Backbone, BackboneSpace, ExitDvfsSpace, ExitPlan
 from hadas.space.dynn import ArchiveEntry, DynnResult, objective_matrix
 from hadas.search.archive import Archive
@@ -51,15 +53,6 @@ class Evaluators(Protocol):
 
 
 @dataclass
-class SearchStats:
-    computed: dict[str, int] = field(default_factory=lambda: {"backbone": 0, "ioe": 0})
-    cached: dict[str, int] = field(default_factory=lambda: {"backbone": 0, "ioe": 0})
-    # compute time per phase (summed over workers); "ioe" = "exit_training" + "inner_search"
-    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
-        ("backbone", "ioe", "exit_training", "inner_search", "storage"), 0.0))
-
-
-@dataclass
 class SearchResult:
     archive: list[ArchiveEntry]
     hypervolume: list[float]          # of the archive after each generation (normalised)
@@ -74,74 +67,26 @@ class SearchResult:
     progress: list[dict[str, Any]] = field(default_factory=list)
 
 
-SPENT = ("backbones", "ioes", "dynns", "backbone_s", "exit_training_s", "inner_search_s")
-
-
 class BilevelSearch:
     def __init__(self, cfg: HadasConfig, evaluators: Evaluators, db: RunDatabase, run: str,
                  report: Callable[[str], None] = print, executor: Executor | None = None):
         self.cfg, self.ev, self.db, self.run, self.report = cfg, evaluators, db, run, report
-        self.executor: Executor = executor or SerialExecutor(evaluators)
+        self.driver = EvaluationDriver(cfg, evaluators.fingerprints, db,
+                                       executor or SerialExecutor(evaluators))
+        self.stats = self.driver.stats
         self.space = BackboneSpace(cfg.supernet)
-        self.stats = SearchStats()
         self.reference = evaluators.reference_point()
         self.archiver = Archive(cfg.search.constraints, self.reference)
         self.evaluated: dict[tuple[Any, ...], ArchiveEntry] = {}
         self.scored: dict[Backbone, dict[str, Any]] = {}
-        self.spent = dict.fromkeys(SPENT, 0.0)
         self.progress: list[dict[str, Any]] = []
-        self._counted: set[str] = set()
-
-    # -- evaluations, through the run database and the executor --------------------------------
-    def evaluate(self, kind: str, parts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The value of every part: from the database, or computed by the executor and stored
-        as soon as each one comes back (equal parts are computed once)."""
-        fp = self.ev.fingerprints[kind]
-        t0 = time.perf_counter()
-        values: list[dict[str, Any] | None] = [self.db.get_evaluation(fp, p) for p in parts]
-        self.stats.seconds["storage"] += time.perf_counter() - t0
-        missing: dict[str, list[int]] = {}
-        for i, (part, value) in enumerate(zip(parts, values)):
-            if value is None:
-                missing.setdefault(json.dumps(part, sort_keys=True), []).append(i)
-            else:
-                self.stats.cached[kind] += 1
-        todo = [parts[where[0]] for where in missing.values()]
-        tasks = [Task(kind, p, self.cfg.seed, self.cfg.search.ioe, self.cfg.search.constraints)
-                 for p in todo]
-        for j, (value, phases) in self.executor.imap(run_task, tasks):
-            t0 = time.perf_counter()
-            self.db.put_evaluation(fp, todo[j], value, sum(phases.values()))
-            self.stats.seconds["storage"] += time.perf_counter() - t0
-            self.stats.computed[kind] += 1
-            self.stats.seconds[kind] += sum(phases.values())
-            for phase, seconds in phases.items():
-                self.stats.seconds[phase] = self.stats.seconds.get(phase, 0.0) + seconds
-            for i in missing[json.dumps(todo[j], sort_keys=True)]:
-                values[i] = value
-        done = [v for v in values if v is not None]
-        assert len(done) == len(parts), "the executor left a task without a result"
-        for part, value in zip(parts, done):
-            self._count(kind, part, value)
-        return done
-
-    def _count(self, kind: str, part: dict[str, Any], value: dict[str, Any]) -> None:
-        """Add a distinct evaluation of this search to what it has spent (stored or not)."""
-        key = json.dumps([kind, part], sort_keys=True)
-        if key in self._counted:
-            return
-        self._counted.add(key)
-        self.spent["backbones" if kind == "backbone" else "ioes"] += 1
-        self.spent["dynns"] += value.get("n_evaluated", len(value.get("dynns", ())))
-        for phase, seconds in value.get("compute_s", {}).items():
-            self.spent[f"{phase}_s"] += seconds
 
     def record(self, generation: int, hypervolume: float) -> None:
         self.progress.append({"generation": generation, "hypervolume": hypervolume,
-                              **self.spent})
+                              **self.driver.spent})
 
     def backbones(self, backbones: Sequence[Backbone]) -> list[dict[str, Any]]:
-        values = self.evaluate("backbone", [{"backbone": b.to_dict()} for b in backbones])
+        values = self.driver.evaluate("backbone", [{"backbone": b.to_dict()} for b in backbones])
         for b, v in zip(backbones, values):
             self.scored[b] = {"backbone": b.to_dict(), **v}
         return values
@@ -149,13 +94,13 @@ class BilevelSearch:
     def ioes(self, backbones: Sequence[Backbone], inner: str = "exits+dvfs"
              ) -> list[list[DynnResult]]:
         """The IOE front of each backbone; its generator depends on (seed, backbone) only."""
-        values = self.evaluate("ioe", [{"backbone": b.to_dict(), "inner": inner}
+        values = self.driver.evaluate("ioe", [{"backbone": b.to_dict(), "inner": inner}
                                        for b in backbones])
         return self._saw(backbones, [v["front"] for v in values])
 
     def random_dynns(self, backbones: Sequence[Backbone], n: int) -> list[list[DynnResult]]:
         """n random (exit plan, DVFS) DyNNs of each backbone (the `random` baseline)."""
-        values = self.evaluate("ioe", [{"backbone": b.to_dict(), "random": n} for b in backbones])
+        values = self.driver.evaluate("ioe", [{"backbone": b.to_dict(), "random": n} for b in backbones])
         return self._saw(backbones, [v["dynns"] for v in values])
 
     def _saw(self, backbones: Sequence[Backbone], dynns: list[list[dict[str, Any]]]
