@@ -15,9 +15,9 @@ Per outer generation:
 The engines are here; evaluations go through the driver (`driver.py`: run database, executor,
 counts), the archive is merged and measured in `archive.py`, and `modes.py` maps each search
 mode to its engine. Every result goes through the run database as soon as it exists
-(content-addressed), and all
-randomness is drawn from generators seeded by (seed, ...) that never depend on what was cached,
-so rerunning an interrupted search replays it from the database to the same result.
+(content-addressed), and all randomness is drawn from generators seeded by (seed, ...) that
+never depend on what was cached, so rerunning an interrupted search replays it from the
+database to the same result.
 """
 from __future__ import annotations
 
