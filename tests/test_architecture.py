@@ -12,12 +12,14 @@ from conftest import WITHOUT_TORCH
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "hadas"
 # leaves any room may use (config imports space, errors)
-SHARED = {"errors", "config", "atomic", "versions", "files", "registry", "executors", "digest"}
+SHARED = {"errors", "config", "atomic", "versions", "files", "fields", "registry", "executors",
+          "digest"}
 ALLOWED = {
     "errors": set(),
     "atomic": set(),
     "versions": set(),
     "files": {"errors"},
+    "fields": {"errors"},
     "registry": {"errors"},
     "digest": set(),
     "executors": {"errors", "registry"},
@@ -37,7 +39,8 @@ ALLOWED = {
             "storage", "report", "export"},
     "cli": {"api"},
 }
-NO_TORCH = {"errors", "config", "atomic", "versions", "files", "registry", "executors", "digest",
+NO_TORCH = {"errors", "config", "atomic", "versions", "files", "fields", "registry", "executors",
+            "digest",
             "space",
             "storage", "report", "search"}
 # hardware works on skeletons; only its measurement backends may touch torch (lazily)

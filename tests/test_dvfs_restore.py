@@ -209,8 +209,8 @@ def test_clock_values_that_are_not_frequencies_are_config_errors(text):
         DvfsSetting.parse(xavier, text)
     assert info.value.field == "dvfs.gpu"
     with pytest.raises(ConfigError) as info:
-        parse_clocks(text, "set")
-    assert info.value.field == "set.gpu" and "\n" not in str(info.value)
+        parse_clocks(text, "set", sep=" ")
+    assert info.value.field == "set gpu" and "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize("value", [float("inf"), float("nan"), 10**400, 1e30, True, "fast"])

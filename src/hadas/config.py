@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hadas.digest import json_digest
+from hadas import fields
 from hadas.errors import ConfigError
 from hadas.files import read_yaml
 from hadas.space.policies import POLICIES
@@ -255,12 +256,7 @@ def _field(cls: type, name: str) -> dataclasses.Field:
 
 
 def _load_dataclass(cls: type, data: Any, where: str) -> Any:
-    names = [f.name for f in dataclasses.fields(cls)]
-    if not isinstance(data, Mapping):
-        raise ConfigError(where, f"must be a mapping, got {data!r}", names)
-    for key in data:
-        if key not in names:
-            raise ConfigError(f"{where}.{key}", "unknown key", names)
+    data = fields.mapping(data, where, [f.name for f in dataclasses.fields(cls)])
     values = {}
     for f in dataclasses.fields(cls):
         if f.name in data:
@@ -288,22 +284,13 @@ def _check_value(owner: type, f: dataclasses.Field, value: Any, where: str) -> A
 
 def _check_scalar(kind: type, checks: Mapping[str, Any], value: Any, where: str) -> Any:
     if kind is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(where, f"must be true or false, got {value!r}", ["true", "false"])
+        value = fields.boolean(value, where)
     elif kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(where, f"must be an integer, got {value!r}")
+        value = fields.integer(value, where)
     elif kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(where, f"must be a number, got {value!r}")
-        try:
-            value = float(value)
-        except OverflowError:
-            value = math.inf
-        if not math.isfinite(value):
-            raise ConfigError(where, f"must be a finite number, got {value!r}")
-    elif kind is str and not isinstance(value, str):
-        raise ConfigError(where, f"must be a string, got {value!r}")
+        value = fields.number(value, where)
+    elif kind is str:
+        value = fields.text(value, where, empty=True)
     if "choices" in checks and value not in checks["choices"]:
         raise ConfigError(where, f"got {value!r}", checks["choices"])
     if "min" in checks and value < checks["min"]:

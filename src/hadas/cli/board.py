@@ -68,6 +68,6 @@ def _dvfs(args: argparse.Namespace) -> int:
     if args.set is None:
         print(json.dumps(api.board.board_tables(args.sysfs_root), indent=1))
         return 0
-    api.board.pin_clocks(api.board.parse_clocks(args.set, "set"), args.hold_s, args.dry_run,
+    api.board.pin_clocks(api.board.parse_clocks(args.set, "set", sep=" "), args.hold_s, args.dry_run,
                          args.sysfs_root)
     return 0

@@ -54,13 +54,10 @@ def as_flag(exc: HadasError, argv: Sequence[str]) -> str:
     text = str(exc)
     if not isinstance(exc, ConfigError):
         return text
-    word = exc.field.replace(".", " ").split(" ")[0]
+    word = exc.field.split(" ")[0]
     flag = "--" + word.replace("_", "-")
     given = {a.split("=")[0] for a in argv if a.startswith("--")}
-    if flag not in given:
-        return text
-    rest = text[len(word):]  # `set.gpu: ...` -> `--set gpu: ...`
-    return flag + (" " + rest[1:] if rest.startswith(".") else rest)
+    return flag + text[len(word):] if flag in given else text
 
 
 if __name__ == "__main__":

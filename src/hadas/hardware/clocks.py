@@ -33,21 +33,21 @@ def clock_hz(field: str, value: object) -> float:
     return hz
 
 
-def parse_clocks(text: str, field: str = "dvfs", domains: Sequence[str] = ()
+def parse_clocks(text: str, field: str = "dvfs", domains: Sequence[str] = (), sep: str = "."
                  ) -> dict[str, int]:
     """`cpu=HZ,gpu=HZ,emc=HZ` (any subset; exponents allowed, e.g. 1.377e9) into whole Hz; a
-    bad value is a ConfigError naming `<field>.<domain>` (`domains`: named in the errors)."""
+    bad value is a ConfigError naming `<field><sep><domain>` (`domains`: named in the errors)."""
     out = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
-        domain, sep, number = part.partition("=")
-        if not sep:
+        domain, equals, number = part.partition("=")
+        if not equals:
             raise ConfigError(field, f"expected DOMAIN=HZ with a whole number of Hz, got "
                               f"{part!r}", domains)
         name = domain.strip()
-        hz = clock_hz(f"{field}.{name}", number.strip())  # finite, in range: int() is safe
+        where = f"{field}{sep}{name}"
+        hz = clock_hz(where, number.strip())  # finite, in range: int() is safe
         if hz != int(hz):
-            raise ConfigError(f"{field}.{name}", f"{number.strip()!r} is not a whole number of "
-                              "Hz")
+            raise ConfigError(where, f"{number.strip()!r} is not a whole number of Hz")
         out[name] = int(hz)
     return out
 

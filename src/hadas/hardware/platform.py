@@ -19,7 +19,6 @@ Every file, shipped or calibrated, must be physically possible (`physical_bounds
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 
 from hadas.digest import json_digest
 from hadas.errors import ConfigError
+from hadas.fields import Fields
 from hadas.files import read_yaml
 
 DOMAINS = ("cpu", "gpu", "emc")
@@ -211,7 +211,7 @@ def load_platform_file(path: str | Path) -> Platform:
 
 def platform_from_dict(data: Any, source: str | None = None) -> Platform:
     """Validate a platform mapping; ConfigError names the faulty field."""
-    d = _Reader(data, "platform")
+    d = Fields(data, "platform")
     name = d.text("name")
     compute_domain = d.text("compute_domain", choices=DOMAINS[:2])
     tables = d.sub("dvfs_hz")
@@ -266,7 +266,7 @@ def coefficients_from_dict(data: Any, where: str, platform: Platform) -> Coeffic
     """Validate coefficients. Files of the first format (compute_w, memory_w: dynamic powers at
     full use) are converted exactly: energy per MAC = 2 P_comp / (efficiency x peak FLOP/s),
     energy per byte = P_mem / (eta_bw x peak bytes/s)."""
-    c = _Reader(data, where)
+    c = Fields(data, where)
     eff = c.sub("efficiency")
     eff.only(LAYER_KINDS)
     legacy = "compute_w" in c.data or "memory_w" in c.data
@@ -299,7 +299,7 @@ PLACEHOLDER = Coefficients({k: 1.0 for k in LAYER_KINDS}, 1.0, 0.0, 0.0, 0.0, 0.
 
 
 def _mode(data: Any, where: str, dvfs: Mapping[str, tuple[int, ...]]) -> PowerMode:
-    m = _Reader(data, where)
+    m = Fields(data, where)
     caps = m.sub("cap_hz")
     caps.only(tuple(dvfs))
     cap_hz = {}
@@ -312,64 +312,3 @@ def _mode(data: Any, where: str, dvfs: Mapping[str, tuple[int, ...]]) -> PowerMo
     m.only(("id", "name", "cpu_online", "gpu_active_cores", "cap_hz"))
     return PowerMode(m.integer("id"), m.text("name"), m.integer("cpu_online"),
                      m.integer("gpu_active_cores"), cap_hz)
-
-
-class _Reader:
-    """Typed access to one mapping of a platform file, naming the field on any error."""
-
-    def __init__(self, data: Any, where: str):
-        if not isinstance(data, Mapping):
-            raise ConfigError(where, f"must be a mapping, got {type(data).__name__}")
-        self.data, self.where = data, where
-
-    def _get(self, key: str) -> Any:
-        if key not in self.data:
-            raise ConfigError(f"{self.where}.{key}", "missing")
-        return self.data[key]
-
-    def only(self, allowed) -> None:
-        for key in self.data:
-            if key not in allowed:
-                raise ConfigError(f"{self.where}.{key}", "unknown key", allowed)
-
-    def sub(self, key: str) -> "_Reader":
-        return _Reader(self._get(key), f"{self.where}.{key}")
-
-    def sequence(self, key: str) -> list:
-        value = self._get(key)
-        if not isinstance(value, list):
-            raise ConfigError(f"{self.where}.{key}", "must be a list")
-        return value
-
-    def text(self, key: str, choices=None) -> str:
-        value = self._get(key)
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"{self.where}.{key}", f"must be a non-empty string, got {value!r}")
-        if choices is not None and value not in choices:
-            raise ConfigError(f"{self.where}.{key}", f"got {value!r}", choices)
-        return value
-
-    def integer(self, key: str) -> int:
-        value = self._get(key)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{self.where}.{key}", f"must be an integer, got {value!r}")
-        return value
-
-    def number(self, key: str, lo: float | None = None, hi: float | None = None) -> float:
-        value = self._get(key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not math.isfinite(value):
-            raise ConfigError(f"{self.where}.{key}", f"must be a finite number, got {value!r}")
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise ConfigError(f"{self.where}.{key}", f"must be in [{lo}, {hi}], got {value!r}")
-        return float(value)
-
-    def freq_table(self, key: str) -> tuple[int, ...]:
-        where = f"{self.where}.{key}"
-        values = self.sequence(key)
-        if not values or any(isinstance(v, bool) or not isinstance(v, int) or v <= 0
-                             for v in values):
-            raise ConfigError(where, "must be a non-empty list of positive integers (Hz)")
-        if list(values) != sorted(set(values)):
-            raise ConfigError(where, "must be sorted ascending without repeats")
-        return tuple(values)

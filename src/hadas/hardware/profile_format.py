@@ -23,7 +23,6 @@ without "kind") are still read.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any
 from hadas.digest import json_digest
 from hadas.atomic import write_atomic
 from hadas.errors import ConfigError
+from hadas.fields import integer, mapping, number, text, whole_hz
 from hadas.files import read_json
 from hadas.hardware.operations import Operation
 
@@ -171,20 +171,17 @@ def read_profile(path: str | Path) -> Profile:
 
 def profile_from_dict(data: Any, where: str = "profile") -> Profile:
     """Validate a profile mapping."""
-    _mapping(data, "profile")
+    mapping(data, "profile")
     if data.get("format") not in FORMATS:
         raise ConfigError("profile.format", f"{where}: got {data.get('format')!r}", FORMATS)
     for key in ("platform", "created"):
-        if not isinstance(data.get(key), str):
-            raise ConfigError(f"profile.{key}", f"must be a string, got {data.get(key)!r}")
+        text(data.get(key), f"profile.{key}", empty=True)
     config, channels = data.get("config"), data.get("exit_channels")
-    if config is not None and not isinstance(config, str):
-        raise ConfigError("profile.config", f"must be a string or null, got {config!r}")
-    if channels is not None and (isinstance(channels, bool) or not isinstance(channels, int)
-                                 or channels < 1):
-        raise ConfigError("profile.exit_channels", f"must be an integer >= 1, got {channels!r}")
-    host = data.get("host", {})
-    _mapping(host, "profile.host")
+    if config is not None:
+        text(config, "profile.config", empty=True)
+    if channels is not None:
+        integer(channels, "profile.exit_channels", lo=1)
+    host = mapping(data.get("host", {}), "profile.host")
     samples = data.get("samples")
     if not isinstance(samples, list):
         raise ConfigError("profile.samples", "must be a list")
@@ -200,27 +197,22 @@ def profile_from_dict(data: Any, where: str = "profile") -> Profile:
 
 
 def _sample(data: Any, where: str, version: str) -> Sample:
-    _mapping(data, where)
+    mapping(data, where)
     kind = data.get("kind", "dynn" if version == FORMATS[0] else None)
     if kind not in SAMPLE_KINDS:
         raise ConfigError(f"{where}.kind", f"got {kind!r}", SAMPLE_KINDS)
-    _mapping(data.get("dvfs"), f"{where}.dvfs")
-    dvfs = {}
-    for domain, hz in data["dvfs"].items():
-        if isinstance(hz, bool) or not isinstance(hz, (int, float)) or not _finite(hz) \
-                or hz <= 0 or hz != int(hz):
-            raise ConfigError(f"{where}.dvfs.{domain}", f"must be a whole number of Hz, got {hz!r}")
-        dvfs[str(domain)] = int(hz)
+    dvfs = {str(domain): whole_hz(hz, f"{where}.dvfs.{domain}")
+            for domain, hz in mapping(data.get("dvfs"), f"{where}.dvfs").items()}
     if kind == "operation":
         op = Operation.from_dict(data.get("op"), f"{where}.op")
         label = data.get("label")
-        if label is not None and not isinstance(label, str):
-            raise ConfigError(f"{where}.label", f"must be a string or null, got {label!r}")
+        if label is not None:
+            text(label, f"{where}.label", empty=True)
         return OperationSample(op.to_dict(), dvfs, _measured(data, where), label)
-    _mapping(data.get("arch"), f"{where}.arch")
+    mapping(data.get("arch"), f"{where}.arch")
     if kind == "network":
         return NetworkSample(dict(data["arch"]), dvfs, _measured(data, where))
-    _mapping(data.get("exits"), f"{where}.exits")
+    mapping(data.get("exits"), f"{where}.exits")
     segs = data.get("segments")
     if not isinstance(segs, list) or not segs:
         raise ConfigError(f"{where}.segments", "must be a non-empty list")
@@ -229,47 +221,28 @@ def _sample(data: Any, where: str, version: str) -> Sample:
 
 
 def _segment(data: Any, where: str) -> SegmentSample:
-    _mapping(data, where)
+    mapping(data, where)
     if data.get("kind") not in SEGMENT_KINDS:
         raise ConfigError(f"{where}.kind", f"got {data.get('kind')!r}", SEGMENT_KINDS)
-    index = data.get("index")
-    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-        raise ConfigError(f"{where}.index", f"must be an integer >= 0, got {index!r}")
+    index = integer(data.get("index"), f"{where}.index", lo=0)
     m = _measured(data, where)
     return SegmentSample(data["kind"], index, m.latency_ms, m.latency_ms_spread, m.energy_mj,
                          m.energy_unavailable)
 
 
 def _measured(data: dict[str, Any], where: str) -> Measured:
-    latency = _positive(data.get("latency_ms"), f"{where}.latency_ms")
-    spread = data.get("latency_ms_spread", 0.0)
-    if not _finite(spread) or spread < 0:
-        raise ConfigError(f"{where}.latency_ms_spread", f"must be a number >= 0, got {spread!r}")
+    latency = number(data.get("latency_ms"), f"{where}.latency_ms", above=0)
+    spread = number(data.get("latency_ms_spread", 0.0), f"{where}.latency_ms_spread", lo=0)
     energy, reason = data.get("energy_mj"), data.get("energy_unavailable")
     if energy is None:
         if not isinstance(reason, str) or not reason:
             raise ConfigError(f"{where}.energy_unavailable",
                               "must say why when energy_mj is null")
     else:
-        energy = _positive(energy, f"{where}.energy_mj")
+        energy = number(energy, f"{where}.energy_mj", above=0)
         if reason is not None:
             raise ConfigError(f"{where}.energy_unavailable", "must be null when energy_mj is set")
     return Measured(latency, float(spread), energy, reason)
-
-
-def _mapping(value: Any, where: str) -> None:
-    if not isinstance(value, dict):
-        raise ConfigError(where, f"must be a mapping, got {type(value).__name__}")
-
-
-def _finite(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-
-
-def _positive(value: Any, where: str) -> float:
-    if not _finite(value) or value <= 0:
-        raise ConfigError(where, f"must be a number > 0, got {value!r}")
-    return float(value)
 
 
 def _write_atomic(path: Path, data: dict[str, Any]) -> None:
