@@ -208,17 +208,23 @@ class HardwareModel:
                       dvfs: DvfsSetting | None = None) -> SegmentCosts:
         """Costs per segment at one DVFS point (default: the power mode's max clocks)."""
         dvfs = dvfs or DvfsSetting.reference(self.platform, self.mode)
-        freqs = dvfs.to_dict()
+        freqs = dict(dvfs.freq_hz)  # validated against the tables when it was made
         if set(freqs) != set(self.platform.domains):
             raise ConfigError("dvfs", f"needs every domain of {self.platform.name}",
                               self.platform.domains)
-        return self.costs_at(skeleton, plan, **{f"{d}_hz": v for d, v in freqs.items()}).point(0)
+        return self._costs(skeleton, plan, {d: np.array([hz], dtype=np.int64)
+                                            for d, hz in freqs.items()}).point(0)
 
     def costs_at(self, skeleton: Skeleton, plan: ExitPlan, cpu_hz: ArrayLike = None,
                  gpu_hz: ArrayLike = None, emc_hz: ArrayLike = None) -> SegmentCosts:
         """Costs per segment at n DVFS points: each clock a scalar or an array [n_points] of
         table entries (None: the power mode's max clock); arrays [n_segments, n_points]."""
-        freqs = self._points({"cpu": cpu_hz, "gpu": gpu_hz, "emc": emc_hz})
+        return self._costs(skeleton, plan,
+                           self._points({"cpu": cpu_hz, "gpu": gpu_hz, "emc": emc_hz}))
+
+    def _costs(self, skeleton: Skeleton, plan: ExitPlan, freqs: dict[str, np.ndarray]
+               ) -> SegmentCosts:
+        """Costs at clocks already checked against the tables (domain -> [n_points] Hz)."""
         table = self.table(skeleton, plan)
         latency_s, energy_j = self.evaluate(table, self.coefficients, freqs)
         return SegmentCosts(table.segment_kinds, table.segment_indices, latency_s * 1e3,
