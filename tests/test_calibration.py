@@ -14,6 +14,7 @@ from hadas.cli.main import main
 from hadas.hardware import HardwareModel, get_platform, load_platform_file
 from hadas.hardware.analytical import layer_table
 from hadas.hardware.calibration import calibrate
+from hadas.errors import ConfigError
 from hadas.hardware.fit_metrics import kendall_tau, mape
 from hadas.hardware.operations import Operation
 from hadas.hardware.profile_format import (Measured, NetworkSample, OperationSample, Profile,
@@ -82,24 +83,62 @@ def other_law_samples(space, n_dynns=20, points=3, seed=2) -> list[ProfileSample
 
 # --- profile format --------------------------------------------------------------------------
 
-def test_profile_round_trip_and_atomic_append(tmp_path, space):
-    samples = model_samples(get_platform("nano"), space, n_dynns=2, points=1)
-    path = tmp_path / "p.json"
+def test_profile_round_trip_and_append_only(tmp_path, space):
+    samples = model_samples(get_platform("nano"), space, n_dynns=3, points=1)
+    path = tmp_path / "p.jsonl"
     written = write_profile(path, "nano", CIFAR100, 224, samples[:1], host={"hostname": "t"})
     assert read_profile(path) == written
-    data = json.loads(path.read_text())
-    assert data["format"] == "hadas-profile/2" and data["samples"][0]["dvfs"] == samples[0].dvfs
-    assert data["samples"][0]["kind"] == "dynn"
-    appended = append_sample(path, samples[1])
-    assert len(appended.samples) == 2 and read_profile(path).samples[1] == samples[1]
-    assert {s.key for s in appended.samples} == {samples[0].key, samples[1].key}
+    header, first = [json.loads(line) for line in path.read_text().splitlines()]
+    assert header["format"] == "hadas-profile/3" and "samples" not in header
+    assert first["kind"] == "dynn" and first["dvfs"] == samples[0].dvfs
+    before = path.read_bytes()
+    append_sample(path, samples[1])
+    after = path.read_bytes()
+    assert after.startswith(before)  # appended: nothing before it was rewritten
+    assert read_profile(path).samples == tuple(samples[:2])
     assert samples[0].key != samples[1].key
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.json"]   # no temporary left over
-    data["format"] = "hadas-profile/1"           # the first format (no sample kinds) still reads
-    for sample in data["samples"]:
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.jsonl"]   # no temporary left over
+
+
+def test_a_torn_last_line_is_skipped_and_replaced_by_the_next_append(tmp_path, space):
+    samples = model_samples(get_platform("nano"), space, n_dynns=3, points=1)
+    path = tmp_path / "p.jsonl"
+    write_profile(path, "nano", CIFAR100, 224, samples[:1])
+    whole = path.read_bytes()
+    line = json.dumps(samples[1].to_dict()).encode()
+    path.write_bytes(whole + line[: len(line) // 2])  # a crash in the middle of an append
+    assert read_profile(path).samples == tuple(samples[:1])
+    append_sample(path, samples[2])
+    assert read_profile(path).samples == (samples[0], samples[2])
+    assert path.read_bytes().startswith(whole) and path.read_bytes().endswith(b"\n")
+
+
+def test_single_document_profiles_still_read_and_turn_into_lines_on_append(tmp_path, space):
+    samples = model_samples(get_platform("nano"), space, n_dynns=2, points=1)
+    path = tmp_path / "p.json"
+    document = {"format": "hadas-profile/2", "platform": "nano", "config": CIFAR100,
+                "exit_channels": 224, "created": "2026-01-01T00:00:00+00:00", "host": {},
+                "samples": [samples[0].to_dict()]}
+    path.write_text(json.dumps(document, indent=1))
+    assert read_profile(path).samples == tuple(samples[:1])
+    append_sample(path, samples[1])
+    assert json.loads(path.read_text().splitlines()[0])["format"] == "hadas-profile/3"
+    assert read_profile(path).samples == tuple(samples)
+    document["format"] = "hadas-profile/1"       # the first format (no sample kinds) still reads
+    for sample in document["samples"]:
         del sample["kind"]
-    path.write_text(json.dumps(data))
-    assert read_profile(path).samples == written.samples
+    path.write_text(json.dumps(document))
+    assert read_profile(path).samples == tuple(samples[:1])
+
+
+def test_a_sample_that_does_not_fit_the_profile_is_refused_before_it_is_written(tmp_path, space):
+    samples = model_samples(get_platform("nano"), space, n_dynns=1, points=1)
+    path = tmp_path / "p.jsonl"
+    write_profile(path, "nano", None, None)  # no config: dynn samples cannot join it
+    before = path.read_bytes()
+    with pytest.raises(ConfigError, match="profile.config"):
+        append_sample(path, samples[0])
+    assert path.read_bytes() == before
 
 
 def test_profile_holds_operations_and_network_totals(tmp_path, space):
@@ -116,7 +155,7 @@ def test_profile_holds_operations_and_network_totals(tmp_path, space):
     assert kinds == ["pwconv", "elementwise", "dwconv", "elementwise", "pool", "pwconv",
                      "pwconv", "elementwise", "pwconv", "elementwise"]
     assert sum(c.kernels for c in op.layer_costs()) == 9     # the fused add has no kernel
-    data = json.loads(path.read_text())
+    data = written.to_dict()                     # the single-document form reads too
     data["samples"][0]["op"]["act"] = "gelu"
     path.write_text(json.dumps(data))
     with raises_config_error("profile.samples[0].op.act", "relu, hswish, none"):

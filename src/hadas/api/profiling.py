@@ -32,7 +32,7 @@ class ProfileRun:
 
 
 def profile(config: str | Path, platform: str = LOCAL, n_archs: int = 8, dvfs_points: int = 4,
-            out: str | Path = "profile.json", exit_channels: int | None = None, seed: int = 0,
+            out: str | Path = "profile.jsonl", exit_channels: int | None = None, seed: int = 0,
             repeats: int = 20, device: str = "auto", progress: bool = True,
             sysfs_root: str | Path = "/", warmup: int = 5, energy_window_s: float | None = None,
             dvfs: DvfsControl | None = None) -> ProfileRun:

@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--platform", default="local", help="local (clocks left alone) | a Jetson name")
     p.add_argument("--archs", type=int, default=8, help="sub-networks, min and max included")
     p.add_argument("--dvfs-points", type=int, default=4, help="DVFS points (1 on local)")
-    p.add_argument("--out", default="profile.json", help="profile file (rerun to resume)")
+    p.add_argument("--out", default="profile.jsonl", help="profile file, JSON Lines (rerun to resume)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _measure_args(p, repeats=20)

@@ -1,42 +1,49 @@
-"""The profile file (`hadas-profile/2`): measured costs at DVFS points, of three kinds.
+"""The profile file: measured costs at DVFS points, of three kinds.
 
-`hadas profile` writes it (one sample appended atomically at a time, so a run can resume),
+`hadas profile` writes it (one sample appended at a time, so a run can resume),
 `hadas hw import-lut` converts per-layer look-up tables into it, and `hadas hw calibrate` /
-`hadas hw check` read it. JSON:
+`hadas hw check` read it. It is written as JSON Lines (`hadas-profile/3`), append-only: the
+first line is the header, every further line one sample, so adding a sample writes one line
+and never rewrites the file:
 
-    {"format": "hadas-profile/2", "platform": str, "config": str|null (needed by dynn and
+    {"format": "hadas-profile/3", "platform": str, "config": str|null (needed by dynn and
      network samples), "exit_channels": int|null (needed by dynn samples), "created": iso time,
-     "host": {...: how and where it was measured, what was assumed},
-     "samples": [
-       {"kind": "dynn", "arch": {Backbone.to_dict()}, "exits": {ExitPlan.to_dict()},
-        "dvfs": {domain: Hz} (only the domains that were set),
-        "segments": [{"kind": "backbone"|"exit", "index": int, MEASURED}, ...segments() order]},
-       {"kind": "operation", "op": {Operation.to_dict()}, "label": str|null, "dvfs": {...},
-        MEASURED},
-       {"kind": "network", "arch": {Backbone.to_dict()}, "dvfs": {...}, MEASURED}]}
+     "host": {...: how and where it was measured, what was assumed}}
+    {"kind": "dynn", "arch": {Backbone.to_dict()}, "exits": {ExitPlan.to_dict()},
+     "dvfs": {domain: Hz} (only the domains that were set),
+     "segments": [{"kind": "backbone"|"exit", "index": int, MEASURED}, ...segments() order]}
+    {"kind": "operation", "op": {Operation.to_dict()}, "label": str|null, "dvfs": {...},
+     MEASURED}
+    {"kind": "network", "arch": {Backbone.to_dict()}, "dvfs": {...}, MEASURED}
 
 MEASURED = "latency_ms": float, "latency_ms_spread": float, "energy_mj": float|null,
 "energy_unavailable": str|null (why there is no energy). A `network` sample is a whole static
-sub-network run end to end as one invocation. Files of `hadas-profile/1` (DyNN samples only,
-without "kind") are still read.
+sub-network run end to end as one invocation. A crash while a line is appended leaves at
+most a torn last line without its newline: readers skip it and the next append replaces it.
+
+Single JSON documents (the header's keys plus "samples": [...]) of `hadas-profile/2`, and of
+`hadas-profile/1` (DyNN samples only, without "kind"), are still read; appending to one turns
+it into the line form first.
 """
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from hadas.digest import json_digest
 from hadas.atomic import write_atomic
 from hadas.errors import ConfigError
 from hadas.fields import integer, mapping, number, text, whole_hz
-from hadas.files import read_json
+from hadas.files import parse_json, read_text
 from hadas.hardware.operations import Operation
 
-FORMAT = "hadas-profile/2"
-FORMATS = ("hadas-profile/1", FORMAT)
+FORMAT = "hadas-profile/3"               # JSON Lines: header, then one sample per line
+DOCUMENTS = ("hadas-profile/1", "hadas-profile/2")  # one JSON document, still read
+FORMATS = (*DOCUMENTS, FORMAT)
 SEGMENT_KINDS = ("backbone", "exit")
 SAMPLE_KINDS = ("dynn", "operation", "network")
 
@@ -135,9 +142,13 @@ class Profile:
     host: dict[str, Any] = field(default_factory=dict)
     samples: tuple[Sample, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
+    def header(self) -> dict[str, Any]:
         return {"format": FORMAT, "platform": self.platform, "config": self.config,
-                "exit_channels": self.exit_channels, "created": self.created, "host": self.host,
+                "exit_channels": self.exit_channels, "created": self.created, "host": self.host}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The single-document form (`hadas-profile/2`)."""
+        return {**self.header(), "format": DOCUMENTS[-1],
                 "samples": [s.to_dict() for s in self.samples]}
 
 
@@ -150,23 +161,80 @@ def write_profile(path: str | Path, platform: str, config: str | None, exit_chan
                       created or datetime.now(timezone.utc).isoformat(timespec="seconds"),
                       dict(host or {}), tuple(samples))
     profile_from_dict(profile.to_dict(), str(path))   # validate before writing
-    _write_atomic(Path(path), profile.to_dict())
+    write_atomic(Path(path), lambda f: f.write(_lines(profile)), binary=False)
     return profile
 
 
-def append_sample(path: str | Path, sample: Sample) -> Profile:
-    """Add one sample to an existing profile atomically (tmp file + os.replace)."""
-    profile = read_profile(path)
-    updated = Profile(profile.platform, profile.config, profile.exit_channels, profile.created,
-                      profile.host, (*profile.samples, sample))
-    profile_from_dict(updated.to_dict(), str(path))
-    _write_atomic(Path(path), updated.to_dict())
-    return updated
+def append_sample(path: str | Path, sample: Sample) -> None:
+    """Append one sample to an existing profile: one line written and fsynced, nothing
+    rewritten (a profile still in the single-document form is turned into lines first)."""
+    path = Path(path)
+    header = _header(path)
+    if header is None:  # a hadas-profile/1 or /2 document: rewrite it as lines, once
+        old = read_profile(path)
+        write_profile(path, old.platform, old.config, old.exit_channels, old.samples, old.host,
+                      old.created)
+        header = _header(path)
+    # the sample is checked with the header it joins, before anything is written
+    profile_from_dict({**(header or {}), "samples": [sample.to_dict()]}, str(path))
+    with path.open("r+b") as f:
+        f.seek(_end_of_last_line(f))  # a torn last line (a crash mid-append) is replaced
+        f.truncate()
+        f.write((json.dumps(sample.to_dict()) + "\n").encode())
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def read_profile(path: str | Path) -> Profile:
-    """Read and validate a profile; ConfigError names the faulty field."""
-    return profile_from_dict(read_json(path, "profile"), str(path))
+    """Read and validate a profile (either form); ConfigError names the faulty field."""
+    text = read_text(path, "profile")
+    if _header_of(text) is None:
+        return profile_from_dict(parse_json(text, "profile", str(path)), str(path))
+    lines = text.split("\n")
+    if not text.endswith("\n"):
+        lines.pop()  # a torn last line: the append it belonged to never finished
+    header = mapping(parse_json(lines[0], "profile", f"{path} line 1"), "profile")
+    if "samples" in header:
+        raise ConfigError("profile.samples", f"{path}: samples follow the header line, one per "
+                          "line, not inside it")
+    samples = [parse_json(line, "profile", f"{path} line {i}")
+               for i, line in enumerate(lines[1:], start=2) if line.strip()]
+    return profile_from_dict({**header, "samples": samples}, str(path))
+
+
+def _header_of(text: str) -> dict[str, Any] | None:
+    """The header of the line form, or None for a single JSON document."""
+    first = text.partition("\n")[0]
+    try:
+        header = json.loads(first)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    return header if isinstance(header, dict) and header.get("format") == FORMAT else None
+
+
+def _header(path: Path) -> dict[str, Any] | None:
+    with path.open("rb") as f:
+        first = f.readline(1 << 20).decode("utf-8", errors="replace")
+    return _header_of(first)
+
+
+def _end_of_last_line(f: BinaryIO, chunk: int = 1 << 16) -> int:
+    """Offset just after the file's last newline (reads backwards from the end, not the whole
+    file)."""
+    end = f.seek(0, os.SEEK_END)
+    while end > 0:
+        start = max(0, end - chunk)
+        f.seek(start)
+        found = f.read(end - start).rfind(b"\n")
+        if found >= 0:
+            return start + found + 1
+        end = start
+    return 0
+
+
+def _lines(profile: Profile) -> str:
+    return "".join(json.dumps(d) + "\n"
+                   for d in (profile.header(), *(s.to_dict() for s in profile.samples)))
 
 
 def profile_from_dict(data: Any, where: str = "profile") -> Profile:
@@ -243,7 +311,3 @@ def _measured(data: dict[str, Any], where: str) -> Measured:
         if reason is not None:
             raise ConfigError(f"{where}.energy_unavailable", "must be null when energy_mj is set")
     return Measured(latency, float(spread), energy, reason)
-
-
-def _write_atomic(path: Path, data: dict[str, Any]) -> None:
-    write_atomic(path, lambda f: json.dump(data, f, indent=1), binary=False)
