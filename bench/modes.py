@@ -96,7 +96,7 @@ def main() -> None:
             mode_cfg, engine = config_of(cfg, mode)
             _, run_dir = api.search(mode_cfg, Path(args.root) / f"{mode}-seed{seed}",
                                     mode=engine, seed=seed, device="cpu", progress=False,
-                                    report=lambda line: None)
+                                    say=lambda line: None)
             r = api.load_result(run_dir)
             r["mode"] = mode
             results[mode, seed] = r

@@ -31,7 +31,7 @@ def main() -> None:
     args = ap.parse_args()
     run_dir = Path(args.run_dir)
     if not (run_dir / "result.json").is_file():
-        api.search(run_dir=run_dir, device="cpu", progress=False, report=lambda line: None)
+        api.search(run_dir=run_dir, device="cpu", progress=False, say=lambda line: None)
     archive = api.load_result(run_dir)["archive"]
     with tempfile.TemporaryDirectory() as tmp:
         report = [timed(lambda: api.write_report(run_dir, Path(tmp) / "report"))

@@ -33,7 +33,7 @@ def main() -> None:
         shutil.copy(trained.checkpoint, supernet_dir / "supernet.pt")
         t0 = time.perf_counter()
         result, _ = api.search(cfg, Path(tmp) / "run", seed=args.seed, device="cpu",
-                               progress=False, report=lambda line: None,
+                               progress=False, say=lambda line: None,
                                supernet_dir=supernet_dir)
         wall = time.perf_counter() - t0
     s = result.stats

@@ -28,7 +28,7 @@ def _run(tiny_cfg, run_dir, evaluators, seed: int = 0):
     cfg = dataclasses.replace(tiny_cfg, seed=seed)
     with RunDatabase(run_dir) as db:
         db.open_run("hadas", cfg.fingerprint, cfg.seed, {})
-        return BilevelSearch(cfg, evaluators, db, "hadas", report=lambda s: None).run_hadas()
+        return BilevelSearch(cfg, evaluators, db, "hadas", say=lambda s: None).run_hadas()
 
 
 def test_archive_is_non_dominated_and_hypervolume_never_falls(tiny_cfg, tmp_path):
@@ -79,7 +79,7 @@ def _mode(tiny_cfg, run_dir, mode: str):
     """A registered mode on synthetic evaluators (a mode that takes backbones gets two)."""
     with RunDatabase(run_dir) as db:
         db.open_run(mode, tiny_cfg.fingerprint, tiny_cfg.seed, {})
-        engine = BilevelSearch(tiny_cfg, Synthetic(), db, mode, report=lambda s: None)
+        engine = BilevelSearch(tiny_cfg, Synthetic(), db, mode, say=lambda s: None)
         search_mode = SEARCH_MODES.get(mode)
         given = ([engine.space.largest(), engine.space.smallest()]
                  if search_mode.takes_backbones else [])
@@ -224,7 +224,7 @@ from synthetic import Synthetic
 cfg = load_config(sys.argv[1])
 with RunDatabase(sys.argv[2]) as db:
     db.open_run("hadas", cfg.fingerprint, cfg.seed, {})
-    result = BilevelSearch(cfg, Synthetic(), db, "hadas", report=lambda s: None).run_hadas()
+    result = BilevelSearch(cfg, Synthetic(), db, "hadas", say=lambda s: None).run_hadas()
 assert not any(m.split(".")[0] == "torch" for m in sys.modules), "torch was imported"
 print(json.dumps({"archive": [e.to_dict() for e in result.archive],
                   "hypervolume": result.hypervolume}))

@@ -14,10 +14,10 @@ import pytest
 import torch
 
 from hadas.data import TensorLoader, load_data
-from hadas.evaluation import evaluate_backbone, recalibrate_bn
+from hadas.evaluation import evaluate_backbone, reestimate_bn
 from hadas.model import create_supernet, load_supernet
 from hadas.training import train_supernet
-from hadas.training.calibration import calibration_loader, inherit
+from hadas.training.inheritance import bn_loader, inherit
 
 from conftest import CONFIGS, raises_config_error
 
@@ -42,7 +42,7 @@ def test_recalibrated_bn_holds_the_statistics_of_the_calibration_batches(tiny_cf
     loader = TensorLoader(digits.train, 64, mean=digits.mean, std=digits.std)
     stem_inputs = []
     hook = net.stem.bn.register_forward_hook(lambda m, i, o: stem_inputs.append(i[0]))
-    seen = recalibrate_bn(net, loader, n_batches=3)
+    seen = reestimate_bn(net, loader, n_batches=3)
     hook.remove()
     assert seen == 3 * 64 and not net.training
     x = torch.cat(stem_inputs)
@@ -54,13 +54,13 @@ def test_bn_re_estimation_leaves_out_a_last_batch_of_one_image(tiny_cfg, digits)
     """129 training images in batches of 64: the third batch (one image) once crashed BN."""
     small = dataclasses.replace(digits, train=digits.train.subset(torch.arange(129)))
     cfg = dataclasses.replace(tiny_cfg.evaluation, bn_calibration_batches=16)
-    loader = calibration_loader(small, cfg, "cpu")
+    loader = bn_loader(small, cfg, "cpu")
     assert [len(y) for _, y in loader] == [64, 64]
     supernet = create_supernet(tiny_cfg)
     net = inherit(supernet, supernet.space.smallest(), small, cfg, "cpu")
     assert not net.training
     with raises_config_error("evaluation.bn_calibration_batch_size", "larger than", "129"):
-        calibration_loader(small, dataclasses.replace(cfg, bn_calibration_batch_size=200), "cpu")
+        bn_loader(small, dataclasses.replace(cfg, bn_calibration_batch_size=200), "cpu")
 
 
 @pytest.mark.slow

@@ -138,7 +138,7 @@ def test_evolve_reproduces_the_stored_bilevel_search(tiny_cfg, tmp_path):
         tiny_cfg.search, ooe=HADAS_OOE, ioe=HADAS_IOE))
     with RunDatabase(tmp_path) as db:
         db.open_run("hadas", cfg.fingerprint, cfg.seed, {})
-        result = BilevelSearch(cfg, Synthetic(), db, "hadas", report=lambda s: None).run_hadas()
+        result = BilevelSearch(cfg, Synthetic(), db, "hadas", say=lambda s: None).run_hadas()
     stored = REFERENCE["synthetic_bilevel"]
     archive = json.loads(json.dumps([e.to_dict() for e in result.archive]))
     assert [{**e, "dynn": None} for e in archive] == [{**e, "dynn": None} for e in stored["archive"]]

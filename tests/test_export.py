@@ -43,7 +43,7 @@ def run_dir(tmp_path_factory, one_torch_thread) -> Path:
     config = root / "small.yaml"
     config.write_text(yaml.safe_dump(data))
     _, run = api.search(config, run_dir=root / "run", device="cpu", progress=False,
-                        report=lambda s: None, supernet_dir=root / "supernet")
+                        say=lambda s: None, supernet_dir=root / "supernet")
     return run
 
 

@@ -33,7 +33,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 def synthetic_run(cfg, run_dir: Path, mode: str) -> Path:
     with RunDatabase(run_dir) as db:
         db.open_run(mode, cfg.fingerprint, cfg.seed, {})
-        engine = BilevelSearch(cfg, Synthetic(), db, mode, report=lambda s: None)
+        engine = BilevelSearch(cfg, Synthetic(), db, mode, say=lambda s: None)
         result = engine.run_conventional(None) if mode == "conventional" else engine.run_hadas()
         breakdown = (energy_breakdown(engine, comparison_backbones(engine, result.archive))
                      if mode == "hadas" else None)

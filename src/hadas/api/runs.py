@@ -36,11 +36,11 @@ def compare_run_groups(run_dirs: Sequence[str | Path], baseline_dirs: Sequence[s
 
 
 def export_dynn(run_dir: str | Path, pick: int, out: str | Path, device: str = "cpu",
-                report: Callable[[str], None] = lambda s: None,
+                say: Callable[[str], None] = lambda s: None,
                 progress: bool = False) -> dict[str, Any]:
     """Write `program.pt`, ONNX pieces, `manifest.json` and `README.md` for archive entry `pick`
     (0-based) of the run in `run_dir` into `out` (`hadas export`); returns the manifest."""
     from hadas.export import write_bundle
     from hadas.model import resolve_device
 
-    return write_bundle(run_dir, pick, out, resolve_device(device), report, progress)
+    return write_bundle(run_dir, pick, out, resolve_device(device), say, progress)

@@ -45,7 +45,7 @@ def embedded_config() -> Path:
 def search(config: str | Path | HadasConfig | None = None, run_dir: str | Path | None = None,
            mode: str = "hadas", backbones: str | None = None, seed: int | None = None,
            device: str = "auto", progress: bool = True,
-           report: Callable[[str], None] = print,
+           say: Callable[[str], None] = print,
            supernet_dir: str | Path | None = None, executor: str = "serial",
            address: str | None = None, workers: int | None = None,
            supernet: str | Path | None = None) -> tuple[SearchResult, Path]:
@@ -65,21 +65,21 @@ def search(config: str | Path | HadasConfig | None = None, run_dir: str | Path |
         raise ConfigError("supernet", f"checkpoint {supernet} not found")
     with run_lock(run_dir):
         return _search(cfg, base, run_dir, mode, backbones, ioe_backbones, device, progress,
-                       report, supernet_dir, executor, address, workers, supernet, platform)
+                       say, supernet_dir, executor, address, workers, supernet, platform)
 
 
 def _search(cfg: HadasConfig, base: HadasConfig, run_dir: Path, mode: str,
             backbones: str | None, ioe_backbones: list[Backbone], device: str, progress: bool,
-            report: Callable[[str], None], supernet_dir: str | Path | None, executor: str,
+            say: Callable[[str], None], supernet_dir: str | Path | None, executor: str,
             address: str | None, workers: int | None, supernet: str | Path | None,
             platform: Platform) -> tuple[SearchResult, Path]:
     if supernet is not None:
         checkpoint = Path(supernet)
         supernet_dir = checkpoint.resolve().parent
-        report(f"supernet: {checkpoint} (given)")
+        say(f"supernet: {checkpoint} (given)")
     else:
         supernet_dir = Path(supernet_dir) if supernet_dir else default_supernet_dir(cfg)
-        report(f"supernet: {supernet_dir / 'supernet.pt'} (trained on first use, then reused)")
+        say(f"supernet: {supernet_dir / 'supernet.pt'} (trained on first use, then reused)")
         checkpoint = train_supernet(base, supernet_dir, device, resume=True,
                                     progress=progress).checkpoint
     build = functools.partial(build_evaluators, cfg, str(checkpoint), cfg.search.platform,
@@ -90,14 +90,14 @@ def _search(cfg: HadasConfig, base: HadasConfig, run_dir: Path, mode: str,
     with RunDatabase(run_dir) as db, contextlib.closing(pool):
         db.open_run(mode, cfg.fingerprint, cfg.seed,
                     {"config": cfg.to_dict(), "mode": mode, "backbones": backbones})
-        engine = BilevelSearch(cfg, evaluators, db, mode, report, pool)
+        engine = BilevelSearch(cfg, evaluators, db, mode, say, pool)
         search_mode = SEARCH_MODES.get(mode)
         given = (ioe_backbones if search_mode.takes_backbones
                  else attentivenas_backbones(engine.space) or [])
         result = search_mode.start(engine, given)
         breakdown = None
         if search_mode.breakdown:
-            report("energy breakdown: reference and found backbones alone, with exits, with "
+            say("energy breakdown: reference and found backbones alone, with exits, with "
                    "exits + DVFS")
             breakdown = energy_breakdown(engine, comparison_backbones(engine, result.archive))
         write_result(run_dir, cfg, mode, result, time.perf_counter() - t0, platform,
@@ -106,7 +106,7 @@ def _search(cfg: HadasConfig, base: HadasConfig, run_dir: Path, mode: str,
                       "device": str(resolve_device(device))}, breakdown)
         db.set_status(mode, "finished")
     write_report(run_dir)
-    refresh_sibling_reports(run_dir, cfg.seed, report)
+    refresh_sibling_reports(run_dir, cfg.seed, say)
     return result, run_dir
 
 
@@ -137,7 +137,7 @@ def check_executor(executor: str, address: str | None, workers: int | None) -> N
         raise ConfigError("address", f"only the ray executor takes an address, not {executor}")
 
 
-def refresh_sibling_reports(run_dir: Path, seed: int, report: Callable[[str], None]) -> None:
+def refresh_sibling_reports(run_dir: Path, seed: int, say: Callable[[str], None]) -> None:
     """Rewrite the default reports of the other runs of this seed beside `run_dir`, so that
     their comparisons include this run (one that cannot be rewritten is said, not fatal)."""
     for index in sorted(run_dir.resolve().parent.glob(f"*-seed{seed}/report/index.html")):
@@ -145,7 +145,7 @@ def refresh_sibling_reports(run_dir: Path, seed: int, report: Callable[[str], No
             try:
                 write_report(index.parents[1])
             except HadasError as exc:
-                report(f"warning: the report of {index.parents[1]} was not refreshed: {exc}")
+                say(f"warning: the report of {index.parents[1]} was not refreshed: {exc}")
 
 
 def attentivenas_backbones(space: BackboneSpace) -> list[Backbone] | None:

@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _export(args: argparse.Namespace) -> int:
     quiet = args.quiet or args.json
     say = (lambda s: None) if quiet else (lambda s: print(s, file=sys.stderr))
-    m = api.export_dynn(args.run_dir, args.pick, args.out, args.device, report=say,
+    m = api.export_dynn(args.run_dir, args.pick, args.out, args.device, say=say,
                         progress=not quiet)
     if args.json:
         print(json.dumps(m, indent=1))

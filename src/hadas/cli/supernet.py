@@ -95,12 +95,12 @@ def _demo(args: argparse.Namespace) -> int:
     say = (lambda line: print(f"      {line}"))
     print("[3/4] bi-level search: backbones (OOE), then exits + DVFS (IOE) of the best ones, "
           "then the energy breakdown and the HTML report")
-    found, run_dir = api.search(args.config, runs["hadas"], device=args.device, report=say,
+    found, run_dir = api.search(args.config, runs["hadas"], device=args.device, say=say,
                                 supernet_dir=out / "supernet")
     print("[4/4] the paper's baseline on the same budget: conventional backbones (here the front "
           "of a static OOE; AttentiveNAS a0-a6 on CIFAR) given exits + DVFS by the IOE")
     api.search(args.config, runs["conventional"], mode="conventional", device=args.device,
-               report=say, supernet_dir=out / "supernet")
+               say=say, supernet_dir=out / "supernet")
     print(f"\nPareto front: {len(found.archive)} DyNNs on {found_platform(run_dir)} "
           "(latency and energy: expected per inference over the evaluation split)")
     print_front(found.archive)

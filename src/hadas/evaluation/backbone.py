@@ -10,7 +10,7 @@ from hadas.config import EvalConfig
 from hadas.data import DataSplits, TensorLoader
 from hadas.model import Supernet
 from hadas.space import Backbone
-from hadas.training.calibration import inherit
+from hadas.training.inheritance import inherit
 
 
 @dataclass(frozen=True)

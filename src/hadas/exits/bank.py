@@ -27,7 +27,7 @@ from hadas.exits.training import train_exits
 from hadas.errors import CorruptFileError
 from hadas.model import Supernet, read_stored_checkpoint, save_atomic
 from hadas.space import Backbone, candidate_positions
-from hadas.training.calibration import calibration_loader, inherit, recalibrate_bn
+from hadas.training.inheritance import bn_loader, inherit, reestimate_bn
 from hadas.training.distributed import SINGLE, World
 
 
@@ -50,7 +50,7 @@ class ExitArtifacts:
 
 
 def exit_bank_key(cfg: HadasConfig, backbone: Backbone, supernet_id: str) -> str:
-    """Content key: backbone, supernet weights, data split, BN calibration, exit recipe, seed."""
+    """Content key: backbone, supernet weights, data split, BN re-estimation, exit recipe, seed."""
     parts = {"backbone": backbone.to_dict(), "supernet": supernet_id,
              "data": dataclasses.asdict(cfg.data), "evaluation": dataclasses.asdict(cfg.evaluation),
              "exits": {k: v for k, v in dataclasses.asdict(cfg.exits).items()
@@ -102,8 +102,8 @@ def prepare_exits(cfg: HadasConfig, supernet: Supernet, supernet_id: str, backbo
         t0 = time.perf_counter()
         history = train_exits(net, data, cfg.exits, folder / "training.pt", device, cfg.seed,
                               augment=cfg.data.augment, progress=progress, world=world)
-        calib = calibration_loader(data, cfg.evaluation, device, cfg.seed)
-        recalibrate_bn(heads, calib, cfg.evaluation.bn_calibration_batches,
+        bn_batches = bn_loader(data, cfg.evaluation, device, cfg.seed)
+        reestimate_bn(heads, bn_batches, cfg.evaluation.bn_calibration_batches,
                        forward=lambda x: net.heads_forward(net.backbone_features(x)[0]))
         if world.main:
             save_atomic({"heads": heads.state_dict(), "history": history,

@@ -32,7 +32,7 @@ from hadas.export.onnx_files import export_onnx
 from hadas.versions import package_versions
 from hadas.export.pieces import split_network
 from hadas.export.program import build_program, check_exportable
-from hadas.export.source import ExportError, PickedDyNN, pick_dynn, rebuild
+from hadas.export.source import ExportError, PickedDynn, pick_dynn, rebuild
 from hadas.export.verify import (
     check_onnx,
     outcome,
@@ -42,7 +42,7 @@ from hadas.export.verify import (
 )
 
 def write_bundle(run_dir: str | Path, pick: int, out: str | Path, device: torch.device,
-                 report: Callable[[str], None] = lambda s: None,
+                 say: Callable[[str], None] = lambda s: None,
                  progress: bool = False) -> dict[str, Any]:
     """Export archive entry `pick` of the run in `run_dir` into `out`; returns the manifest."""
     picked = pick_dynn(run_dir, pick)
@@ -53,10 +53,10 @@ def write_bundle(run_dir: str | Path, pick: int, out: str | Path, device: torch.
                           DEPLOYABLE)
     out = Path(out)
     _check_target(out)
-    report(f"rebuilding DyNN {pick} of {picked.run_dir} (exit bank in {picked.exits_dir})")
+    say(f"rebuilding DyNN {pick} of {picked.run_dir} (exit bank in {picked.exits_dir})")
     art, data = rebuild(picked, device, progress)
     if art.trained_now:
-        report("warning: the run's exit bank was not found and was trained again; the numbers "
+        say("warning: the run's exit bank was not found and was trained again; the numbers "
                "below say whether it reproduces the run")
     pieces = split_network(art.network, plan)
     check_exportable(plan, pieces)
@@ -72,10 +72,10 @@ def write_bundle(run_dir: str | Path, pick: int, out: str | Path, device: torch.
             warnings.simplefilter("ignore", category=FutureWarning)  # torch.jit "deprecated"
             torch.jit.save(program, str(stage / "program.pt"))
             saved = torch.jit.load(str(stage / "program.pt"), map_location=device)
-        report("checking program.pt on the evaluation split")
+        say("checking program.pt on the evaluation split")
         got = outcome(*run_program(saved, split, picked.cfg.evaluation.batch_size, data.mean,
                                    data.std, device), len(plan.positions))
-        report("exporting ONNX segments and heads")
+        say("exporting ONNX segments and heads")
         onnx = export_onnx(pieces, example, stage)
         unchecked = check_onnx(stage, onnx, pieces, example) if onnx.files else None
         manifest = _manifest(picked, art.key, art.cache.n_samples, plan, split.images.shape[1:],
@@ -107,7 +107,7 @@ def _swap_in(stage: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _manifest(picked: PickedDyNN, bank_key: str, n_eval: int, plan: Any,
+def _manifest(picked: PickedDynn, bank_key: str, n_eval: int, plan: Any,
               chw: tuple[int, ...], mean: tuple[float, ...], std: tuple[float, ...],
               program: dict[str, Any], exit_cache: dict[str, Any], onnx: dict[str, Any],
               unchecked: str | None, device: str) -> dict[str, Any]:

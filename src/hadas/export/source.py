@@ -28,7 +28,7 @@ class ExportError(HadasError):
 
 
 @dataclass(frozen=True)
-class PickedDyNN:
+class PickedDynn:
     """What `result.json` says about one archive entry and the run that made it."""
 
     run_dir: Path
@@ -52,7 +52,7 @@ class PickedDyNN:
         return {d: round(hz) for d, hz in self.entry.dynn.dvfs_hz.items()}
 
 
-def pick_dynn(run_dir: str | Path, pick: int) -> PickedDyNN:
+def pick_dynn(run_dir: str | Path, pick: int) -> PickedDynn:
     """Entry `pick` (0-based) of the run's archive, checked; no torch work yet."""
     run_dir = Path(run_dir)
     result = read_result(run_dir)  # a clear error when missing or broken
@@ -71,11 +71,11 @@ def pick_dynn(run_dir: str | Path, pick: int) -> PickedDyNN:
     if not checkpoint.is_file():
         raise ExportError(f"supernet checkpoint {checkpoint} of run {run_dir} not found "
                           "(moved or deleted?): restore it, or " + RERUN)
-    return PickedDyNN(run_dir, pick, result, ArchiveEntry.from_dict(archive[pick]), cfg,
+    return PickedDynn(run_dir, pick, result, ArchiveEntry.from_dict(archive[pick]), cfg,
                       checkpoint, Path(result["supernet"]["exits_dir"]))
 
 
-def rebuild(picked: PickedDyNN, device: torch.device,
+def rebuild(picked: PickedDynn, device: torch.device,
             progress: bool = False) -> tuple[ExitArtifacts, DataSplits]:
     """The DyNN's multi-exit network and exit cache, as the run's evaluators built them."""
     cfg = picked.cfg

@@ -69,8 +69,8 @@ class SearchResult:
 
 class BilevelSearch:
     def __init__(self, cfg: HadasConfig, evaluators: Evaluators, db: RunDatabase, run: str,
-                 report: Callable[[str], None] = print, executor: Executor | None = None):
-        self.cfg, self.ev, self.db, self.run, self.report = cfg, evaluators, db, run, report
+                 say: Callable[[str], None] = print, executor: Executor | None = None):
+        self.cfg, self.ev, self.db, self.run, self.say = cfg, evaluators, db, run, say
         self.driver = EvaluationDriver(cfg, evaluators.fingerprints, db,
                                        executor or SerialExecutor(evaluators))
         self.stats = self.driver.stats
@@ -168,7 +168,7 @@ class BilevelSearch:
             spent.append(time.perf_counter() - t0)
             eta = (ooe.generations - gen - 1) * sum(spent) / len(spent)
             done = {k: self.stats.computed[k] + self.stats.cached[k] for k in self.stats.computed}
-            self.report(f"generation {gen + 1}/{ooe.generations}: {len(pool)} backbones, "
+            self.say(f"generation {gen + 1}/{ooe.generations}: {len(pool)} backbones, "
                         f"{0 if inner is None else len(selected)} IOEs, "
                         f"evaluations {sum(done.values())} ({sum(self.stats.cached.values())} "
                         f"from the database), archive {len(archive)} DyNNs, hypervolume "

@@ -23,7 +23,7 @@ def batchnorms(net: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
 
 
 @torch.no_grad()
-def recalibrate_bn(net: nn.Module, loader: TensorLoader, n_batches: int,
+def reestimate_bn(net: nn.Module, loader: TensorLoader, n_batches: int,
                    forward: Callable[[torch.Tensor], object] | None = None) -> int:
     """Reset every BatchNorm of `net` and re-estimate it as a cumulative average over
     `n_batches` (running `forward`, default `net`, on them); returns the images used.
@@ -47,7 +47,7 @@ def recalibrate_bn(net: nn.Module, loader: TensorLoader, n_batches: int,
     return seen
 
 
-def calibration_loader(data: DataSplits, cfg: EvalConfig, device: torch.device | str,
+def bn_loader(data: DataSplits, cfg: EvalConfig, device: torch.device | str,
                        seed: int = 0) -> TensorLoader:
     """Shuffled full training batches (no augmentation) for BN re-estimation, fixed by `seed`.
     A last partial batch is left out: one image cannot give batch statistics after pooling."""
@@ -64,5 +64,5 @@ def inherit(supernet: Supernet, backbone: Backbone, data: DataSplits, cfg: EvalC
     """The static sub-network with inherited weights and re-estimated BN, in eval mode."""
     net = supernet.extract(backbone).to(  # type: ignore[call-overload]  # stub: device + format
         device, memory_format=torch.channels_last)
-    recalibrate_bn(net, calibration_loader(data, cfg, device, seed), cfg.bn_calibration_batches)
+    reestimate_bn(net, bn_loader(data, cfg, device, seed), cfg.bn_calibration_batches)
     return net.eval()
