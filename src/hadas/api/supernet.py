@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hadas.config import HadasConfig, load_config
 from hadas.space import BackboneSpace, resolve_arch
+
+if TYPE_CHECKING:  # torch loads only when these run
+    from hadas.evaluation import BackboneEvaluation
+    from hadas.training.supernet_trainer import TrainResult
 
 
 def configure(config: str | Path | HadasConfig, download: bool | None = None) -> HadasConfig:
@@ -33,7 +37,8 @@ def default_supernet_dir(cfg: HadasConfig) -> Path:
 
 def train_supernet(config: str | Path | HadasConfig, out: str | Path | None = None,
                    device: str = "auto", resume: bool = False, progress: bool = True,
-                   download: bool | None = None, collective_timeout: float = 300.0):
+                   download: bool | None = None, collective_timeout: float = 300.0
+                   ) -> TrainResult:
     """Train the supernet of a config; see `hadas.training.train_supernet`. Under torchrun
     (WORLD_SIZE > 1) every process runs this and they train data-parallel; a collective that
     waits longer than `collective_timeout` seconds stops the job."""
@@ -54,7 +59,8 @@ def is_main_process() -> bool:
 
 
 def evaluate(config: str | Path | HadasConfig, checkpoint: str | Path, arch: str,
-             device: str = "auto", split: str | None = None, download: bool | None = None):
+             device: str = "auto", split: str | None = None, download: bool | None = None
+             ) -> BackboneEvaluation:
     """Top-1 (BN re-estimated), MFLOPs and parameters of one backbone of a trained supernet."""
     from hadas.data import load_data
     from hadas.evaluation import evaluate_backbone

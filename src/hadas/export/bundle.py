@@ -19,6 +19,7 @@ from hadas.atomic import write_atomic
 from hadas.data import TensorLoader
 from hadas.errors import ConfigError
 from hadas.exits import DEPLOYABLE
+from hadas.space import ExitPlan
 from hadas.space.policies import POLICIES
 from hadas.export.manifest import (
     SCHEMA,
@@ -107,7 +108,7 @@ def _swap_in(stage: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _manifest(picked: PickedDynn, bank_key: str, n_eval: int, plan: Any,
+def _manifest(picked: PickedDynn, bank_key: str, n_eval: int, plan: ExitPlan,
               chw: tuple[int, ...], mean: tuple[float, ...], std: tuple[float, ...],
               program: dict[str, Any], exit_cache: dict[str, Any], onnx: dict[str, Any],
               unchecked: str | None, device: str) -> dict[str, Any]:

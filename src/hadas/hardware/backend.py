@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from hadas.hardware.analytical import SegmentCosts
+from hadas.hardware.analytical import ArrayLike as Clocks, SegmentCosts
 from hadas.hardware.clocks import DvfsSetting
 from hadas.hardware.platform import Platform
 from hadas.space.exits import ExitPlan
@@ -42,5 +42,5 @@ class CostModel(Protocol):
 class GridCostModel(CostModel, Protocol):
     """A backend that costs every combination of given clocks in one call."""
 
-    def costs_grid(self, skeleton: Skeleton, plan: ExitPlan, cpu_hz: Any = None,
-                   gpu_hz: Any = None, emc_hz: Any = None) -> SegmentCosts: ...
+    def costs_grid(self, skeleton: Skeleton, plan: ExitPlan, cpu_hz: Clocks = None,
+                   gpu_hz: Clocks = None, emc_hz: Clocks = None) -> SegmentCosts: ...

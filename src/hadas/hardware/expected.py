@@ -1,6 +1,8 @@
 """Expected cost of a DyNN per inference, from its segment costs and its exit rates."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from hadas.errors import ConfigError
@@ -22,7 +24,8 @@ def exit_prefix_costs(costs: SegmentCosts) -> tuple[np.ndarray, np.ndarray]:
     return out[0], out[1]
 
 
-def expected_costs(costs: SegmentCosts, exit_rates) -> tuple[np.ndarray, np.ndarray]:
+def expected_costs(costs: SegmentCosts, exit_rates: Sequence[float] | np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Expected latency_ms and energy_mj per inference: sum_i rate_i x cost of leaving at i.
 
     `exit_rates[i]` is the fraction of samples leaving at exit i (final classifier last): shape

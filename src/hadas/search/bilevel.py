@@ -37,7 +37,7 @@ from hadas.search.pymoo_seam import hypervolume
 from hadas.search.constraints import penalised
 from hadas.search.selection import nondominated_rank, rank_and_crowding
 from hadas.space import Backbone, BackboneSpace, ExitDvfsSpace, ExitPlan
-from hadas.space.dynn import ArchiveEntry, DynnResult, objective_matrix
+from hadas.space.dynn import ArchiveEntry, DynnKey, DynnResult, objective_matrix
 from hadas.search.archive import Archive
 from hadas.storage import RunDatabase
 
@@ -77,7 +77,7 @@ class BilevelSearch:
         self.space = BackboneSpace(cfg.supernet)
         self.reference = evaluators.reference_point()
         self.archiver = Archive(cfg.search.constraints, self.reference)
-        self.evaluated: dict[tuple[Any, ...], ArchiveEntry] = {}
+        self.evaluated: dict[DynnKey, ArchiveEntry] = {}
         self.scored: dict[Backbone, dict[str, Any]] = {}
         self.progress: list[dict[str, Any]] = []
 

@@ -56,7 +56,8 @@ def least_energy_at_accuracy(dynns: Iterable[Scored], top1: float) -> Scored | N
     return min(matched, key=lambda d: score(d, "energy_mj")) if matched else None
 
 
-def objective_matrix(rows: Iterable[Any]) -> np.ndarray:
+def objective_matrix(rows: Iterable[Mapping[str, Any] | DynnResult | ArchiveEntry]
+                     ) -> np.ndarray:
     """[n, 3] minimised objectives of records or score dicts (an empty input gives [0, 3])."""
     return np.array([minimised(r) for r in rows]).reshape(-1, len(OBJECTIVES))
 
@@ -111,6 +112,9 @@ class DvfsGrid:
                           self.exit_accuracy, dict(self.provenance))
 
 
+DynnKey = tuple[Backbone, ExitPlan, tuple[tuple[str, int], ...]]  # backbone, exits, clocks
+
+
 @dataclass(frozen=True)
 class ArchiveEntry:
     """One DyNN of a search: its backbone, its scored exit plan at one DVFS setting, and the
@@ -121,7 +125,7 @@ class ArchiveEntry:
     generation: int | None = None
 
     @property
-    def key(self) -> tuple[Backbone, ExitPlan, tuple[tuple[str, int], ...]]:
+    def key(self) -> DynnKey:
         """What makes two entries the same DyNN: backbone, exit plan and clocks."""
         return self.backbone, self.dynn.plan, tuple(sorted(self.dynn.dvfs_hz.items()))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,7 @@ class ExitDvfsSpace:
         clock_genes = [len(self.tables[d]) for d in self.domains] if dvfs_genes else []
         self.n_choices = np.array([2] * m + [len(self.thresholds)] + clock_genes, dtype=np.int64)
 
-    def replace(self, **changes) -> "ExitDvfsSpace":
+    def replace(self, **changes: Any) -> "ExitDvfsSpace":
         """The same space with some constructor arguments changed."""
         args = dict(positions=self.positions, thresholds=self.thresholds, dvfs=self.tables,
                     policy=self.policy, min_exits=self.min_exits, max_exits=self.max_exits,
