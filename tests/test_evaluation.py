@@ -143,3 +143,22 @@ def test_a_search_takes_a_calibrated_platform_file_and_says_so(tiny_cfg, trained
     ev = build_evaluators(tiny_cfg, str(trained), str(path), str(tmp_path / "exits"), "cpu")
     value = ev.backbone(reference_backbone(BackboneSpace(tiny_cfg.supernet), "min"))
     assert value["provenance"] == {"latency_ms": "calibrated", "energy_mj": "modelled"}
+
+
+@pytest.mark.slow
+def test_a_backbone_scored_then_given_exits_has_its_bn_re_estimated_once(tiny_cfg, trained,
+                                                                         tmp_path):
+    """The OOE scores a backbone alone, the IOE then gives it exits: one BN re-estimation, and
+    the network inherited the second time is the one a fresh inheritance gives."""
+    from hadas.evaluation.pipeline import build_evaluators
+
+    ev = build_evaluators(tiny_cfg, str(trained), "agx-xavier", str(tmp_path / "exits"), "cpu")
+    b = ev.supernet.space.smallest()
+    ev.backbone(b)
+    ev.ioe_problem(b)
+    assert ev.inherited.estimated == 1
+    again = ev.inherited(b).state_dict()
+    fresh = inherit(ev.supernet, b, ev.data, tiny_cfg.evaluation, "cpu", tiny_cfg.seed)
+    assert again.keys() == fresh.state_dict().keys()
+    assert all(torch.equal(again[k], v) for k, v in fresh.state_dict().items())
+    assert ev.inherited.estimated == 1

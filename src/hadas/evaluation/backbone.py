@@ -10,7 +10,7 @@ from hadas.config import EvalConfig
 from hadas.data import DataSplits, TensorLoader
 from hadas.model import Supernet
 from hadas.space import Backbone
-from hadas.training.inheritance import inherit
+from hadas.training.inheritance import Inherit, inherit
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,13 @@ def evaluation_loader(data: DataSplits, cfg: EvalConfig, split: str,
 
 def evaluate_backbone(supernet: Supernet, backbone: Backbone, data: DataSplits, cfg: EvalConfig,
                       split: str = "test", seed: int = 0,
-                      device: torch.device | str | None = None) -> BackboneEvaluation:
-    """Top-1 of `backbone` with inherited weights and re-estimated BN (the supernet is untouched)."""
+                      device: torch.device | str | None = None,
+                      inherited: Inherit | None = None) -> BackboneEvaluation:
+    """Top-1 of `backbone` with inherited weights and re-estimated BN (the supernet is
+    untouched); `inherited`: an `Inheritance` of the same supernet, data, config and seed."""
     device = device or next(supernet.parameters()).device
-    net = inherit(supernet, backbone, data, cfg, device, seed)
+    net = (inherited(backbone) if inherited is not None
+           else inherit(supernet, backbone, data, cfg, device, seed))
     acc = top1_accuracy(net, evaluation_loader(data, cfg, split, device))
     sk = net.skeleton
     return BackboneEvaluation(backbone, acc, sk.mflops, sk.mparams, len(data.split(split)), split)

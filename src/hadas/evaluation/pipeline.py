@@ -25,6 +25,7 @@ from hadas.exits import file_checksum
 from hadas.hardware import resolve_platform
 from hadas.model import Supernet, load_supernet, resolve_device
 from hadas.space import Backbone, ExitDvfsSpace, ExitPlan
+from hadas.training.inheritance import Inheritance
 
 
 class HadasEvaluators:
@@ -34,6 +35,8 @@ class HadasEvaluators:
         self.cfg, self.supernet, self.data, self.hardware = cfg, supernet, data, hardware
         self.supernet_id, self.exits_root, self.device = supernet_id, exits_root, device
         self.progress = progress
+        # a backbone scored alone and then given exits has its BN re-estimated once
+        self.inherited = Inheritance(supernet, data, cfg.evaluation, device, cfg.seed)
         self.reference_dvfs = DvfsSetting.reference(hardware.platform, hardware.mode).to_dict()
         common = {"supernet": supernet_id, "data": asdict(cfg.data), "seed": cfg.seed,
                   "evaluation": asdict(cfg.evaluation), "hardware": hardware.identity}
@@ -48,7 +51,8 @@ class HadasEvaluators:
     def backbone(self, b: Backbone) -> dict:
         """Accuracy and static costs (no exits, reference clocks) of one backbone."""
         ev = evaluate_backbone(self.supernet, b, self.data, self.cfg.evaluation,
-                               self.cfg.data.eval_split, self.cfg.seed, self.device)
+                               self.cfg.data.eval_split, self.cfg.seed, self.device,
+                               self.inherited)
         sk = self.supernet.space.skeleton(b)
         reference = DvfsSetting.create(self.hardware.platform, self.reference_dvfs)
         costs = self.hardware.segment_costs(sk, ExitPlan(()), reference)
@@ -60,7 +64,8 @@ class HadasEvaluators:
     def ioe_problem(self, b: Backbone) -> tuple[ExitDvfsSpace, DynnEvaluator]:
         """The inner space and objective of one backbone (trains its exit bank if needed)."""
         art = prepare_exits(self.cfg, self.supernet, self.supernet_id, b, self.data,
-                            self.exits_root, self.device, self.progress)
+                            self.exits_root, self.device, self.progress,
+                            inherited=self.inherited)
         s = self.cfg.search
         space = ExitDvfsSpace(art.positions, s.thresholds, self.hardware.platform.dvfs_hz,
                               self.cfg.exits.policy, s.min_exits, s.max_exits)

@@ -27,7 +27,7 @@ from hadas.exits.training import train_exits
 from hadas.errors import CorruptFileError
 from hadas.model import Supernet, read_stored_checkpoint, save_atomic
 from hadas.space import Backbone, candidate_positions
-from hadas.training.inheritance import bn_loader, inherit, reestimate_bn
+from hadas.training.inheritance import Inherit, bn_loader, inherit, reestimate_bn
 from hadas.training.distributed import SINGLE, World
 
 
@@ -71,10 +71,12 @@ def file_checksum(path: str | Path, length: int = 20) -> str:
 
 def prepare_exits(cfg: HadasConfig, supernet: Supernet, supernet_id: str, backbone: Backbone,
                   data: DataSplits, root: str | Path, device: torch.device,
-                  progress: bool = True, world: World = SINGLE) -> ExitArtifacts:
+                  progress: bool = True, world: World = SINGLE,
+                  inherited: Inherit | None = None) -> ExitArtifacts:
     """The trained exit bank and exit cache of `backbone`, training them only if not stored.
     Under torchrun the heads train data-parallel; rank 0 decides what is stored and writes it,
-    so a bank written by N processes is the same files as one written by one."""
+    so a bank written by N processes is the same files as one written by one. `inherited`: an
+    `Inheritance` of the same supernet, data, evaluation config and seed (BN estimated once)."""
     key = exit_bank_key(cfg, backbone, supernet_id)
     folder = Path(root) / key
     folder.mkdir(parents=True, exist_ok=True)
@@ -83,6 +85,8 @@ def prepare_exits(cfg: HadasConfig, supernet: Supernet, supernet_id: str, backbo
     bank_path, trained_now = folder / "bank.pt", False
     stored = world.from_main(lambda: read_stored_checkpoint(bank_path)
                              if bank_path.exists() else None)
+    inherit_backbone = inherited or (lambda b: inherit(supernet, b, data, cfg.evaluation, device,
+                                                       cfg.seed))
 
     def new_heads() -> torch.nn.ModuleDict:
         torch.manual_seed(cfg.seed)  # head initialisation is a function of the seed
@@ -96,7 +100,7 @@ def prepare_exits(cfg: HadasConfig, supernet: Supernet, supernet_id: str, backbo
         load_stored_heads(bank_path, stored, heads, backbone, positions)
         history = stored["history"]
     else:
-        backbone_net = inherit(supernet, backbone, data, cfg.evaluation, device, cfg.seed)
+        backbone_net = inherit_backbone(backbone)
         heads = new_heads()
         net = MultiExitNetwork(backbone_net, heads)
         t0 = time.perf_counter()
@@ -115,7 +119,7 @@ def prepare_exits(cfg: HadasConfig, supernet: Supernet, supernet_id: str, backbo
 
     def network() -> MultiExitNetwork:
         if not built:  # a stored bank: the backbone is inherited on first use, once
-            backbone_net = inherit(supernet, backbone, data, cfg.evaluation, device, cfg.seed)
+            backbone_net = inherit_backbone(backbone)
             built.append(MultiExitNetwork(backbone_net, heads).eval())
         return built[0]
 

@@ -2,10 +2,13 @@
 
 As in HADAS: BN statistics are reset and re-estimated as a cumulative average over N training
 batches (64 batches of 64 in the original), without augmentation, in a seeded order.
+`Inheritance` keeps the statistics it estimated, so a backbone scored alone and then given
+exits (or inherited again for any reason) has its BN re-estimated once.
 """
 from __future__ import annotations
 
 import itertools
+from collections import OrderedDict
 from collections.abc import Callable
 
 import torch
@@ -66,3 +69,39 @@ def inherit(supernet: Supernet, backbone: Backbone, data: DataSplits, cfg: EvalC
         device, memory_format=torch.channels_last)
     reestimate_bn(net, bn_loader(data, cfg, device, seed), cfg.bn_calibration_batches)
     return net.eval()
+
+
+Inherit = Callable[[Backbone], SubNetwork]
+
+
+class Inheritance:
+    """`inherit` for one supernet, data, evaluation config, device and seed, remembering the
+    re-estimated BN statistics of the last `keep` backbones (a few kB each): inheriting one of
+    them again copies its statistics instead of re-estimating them, which gives the same
+    tensors (the estimate is a function of those five things and the backbone)."""
+
+    def __init__(self, supernet: Supernet, data: DataSplits, cfg: EvalConfig,
+                 device: torch.device | str, seed: int = 0, keep: int = 1024):
+        self.supernet, self.data, self.cfg, self.device, self.seed = (supernet, data, cfg,
+                                                                      device, seed)
+        self.keep = keep
+        self.estimated = 0  # backbones whose BN this object re-estimated
+        self._stats: OrderedDict[Backbone, list[dict[str, torch.Tensor]]] = OrderedDict()
+
+    def __call__(self, backbone: Backbone) -> SubNetwork:
+        stats = self._stats.pop(backbone, None)
+        if stats is None:
+            net = inherit(self.supernet, backbone, self.data, self.cfg, self.device, self.seed)
+            self.estimated += 1
+            stats = [{k: v.clone() for k, v in m.state_dict().items() if "running" in k
+                      or "num_batches" in k} for m in batchnorms(net)]
+        else:
+            net = self.supernet.extract(backbone).to(  # type: ignore[call-overload]
+                self.device, memory_format=torch.channels_last)
+            for m, saved in zip(batchnorms(net), stats):
+                m.load_state_dict({**m.state_dict(), **saved})
+            net.eval()
+        self._stats[backbone] = stats
+        while len(self._stats) > self.keep:
+            self._stats.popitem(last=False)
+        return net
