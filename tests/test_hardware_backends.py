@@ -1,6 +1,7 @@
 """One contract for every hardware backend (hardware/backend.py): the analytical model of every
-registered platform and the device agent's `RemoteHardware`, run against a real agent on
-loopback that measures this machine. A new backend joins by adding a fixture to BACKENDS."""
+registered platform, the device agent's `RemoteHardware` run against a real agent on loopback
+that measures this machine, and `MeasuredHardware` measuring this machine in-process or through
+that agent. A new backend joins by adding a fixture to BACKENDS."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from hadas.api.board import BoardMeasurer, agent_backend
+from hadas.evaluation.measured import MeasuredHardware
 from hadas.hardware import HardwareModel, list_platforms
 from hadas.hardware.agent import RemoteError, RemoteHardware
 from hadas.hardware.backend import CostModel, GridCostModel
@@ -20,7 +22,8 @@ from conftest import CONFIGS
 from test_agent import TOKEN, serve
 
 LABELS = ("modelled", "calibrated", "measured")
-BACKENDS = [f"model:{name}" for name in list_platforms()] + ["remote:local"]
+BACKENDS = ([f"model:{name}" for name in list_platforms()]
+            + ["remote:local", "measured:local", "measured:remote"])
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +37,17 @@ def backend(request, tiny_cfg) -> CostModel:
     kind, name = request.param.split(":")
     if kind == "model":
         return HardwareModel(name, exit_channels=tiny_cfg.exits.exit_channels)
-    return RemoteHardware(request.getfixturevalue("local_agent"), TOKEN)
+    remote = RemoteHardware(request.getfixturevalue("local_agent"), TOKEN)
+    if kind == "remote":
+        return remote
+    model = HardwareModel("local", exit_channels=tiny_cfg.exits.exit_channels)
+    if name == "remote":
+        info = remote.described()
+        return MeasuredHardware(remote, info, info["dvfs_hz"], model,
+                                tiny_cfg.exits.first_exit_block, repeats=2)
+    measurer = BoardMeasurer(CONFIGS / "tiny-digits.yaml", "local", device="cpu", warmup=1)
+    return MeasuredHardware(measurer, measurer.info(), measurer.tables, model,
+                            tiny_cfg.exits.first_exit_block, repeats=2)
 
 
 def test_a_backend_names_its_platform_and_what_its_costs_depend_on(backend):
@@ -60,13 +73,13 @@ def test_segment_costs_follow_the_dynn_and_say_where_they_come_from(backend, tin
     energy = costs.provenance["energy_mj"]
     if np.isnan(costs.energy_mj).any():  # no sensor: said so, never a silent estimate
         assert energy.startswith("unavailable") and np.isnan(costs.energy_mj).all()
-    else:
-        assert energy in LABELS and np.all(costs.energy_mj > 0)
+    else:  # measured, or a named model's (`modelled (local)`) where there is no sensor
+        assert energy.split(" (")[0] in LABELS and np.all(costs.energy_mj > 0)
     assert math.isclose(costs.total_latency_ms, float(np.sum(costs.latency_ms)), rel_tol=1e-9)
 
 
-def test_only_the_analytical_model_costs_a_whole_grid(backend):
-    assert isinstance(backend, GridCostModel) == isinstance(backend, HardwareModel)
+def test_every_backend_but_the_bare_agent_costs_a_whole_grid(backend):
+    assert isinstance(backend, GridCostModel) == (not isinstance(backend, RemoteHardware))
 
 
 def test_an_agent_serving_an_unknown_platform_is_named(tiny_cfg, monkeypatch):

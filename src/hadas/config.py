@@ -134,6 +134,7 @@ class EngineConfig:
 
 
 IOE_DVFS = ("exact", "evolve")
+HARDWARE = ("model", "measured", "remote")  # what costs the DyNNs: README "Measured costs"
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,11 @@ class SearchConfig:
     min_exits: int = _f(1, min=0, max=1000)
     max_exits: int | None = _f(None, min=0, max=1000)  # default: all candidate positions but one (HADAS)
     constraints: ConstraintsConfig = ConstraintsConfig()
+    # model: the platform's model; measured: this machine (CPU/CUDA); remote: a device agent
+    hardware: str = _f("model", choices=HARDWARE)
+    agent_url: str | None = None          # remote: the agent, e.g. http://board:8765
+    agent_token_file: str | None = None   # remote: the file holding its bearer token
+    measure_repeats: int = _f(20, min=1, max=10_000)  # measured / remote: timed runs per piece
 
 
 @dataclass(frozen=True)
@@ -247,6 +253,11 @@ def config_from_dict(data: Any, source: str | None = None) -> HadasConfig:
     if fixed and data_cfg.n_classes not in (None, fixed):
         raise ConfigError("data.n_classes", f"{data_cfg.dataset} has {fixed} classes, "
                           f"got {data_cfg.n_classes}", [fixed])
+    search: SearchConfig = sections["search"]
+    if search.hardware == "remote":
+        for key in ("agent_url", "agent_token_file"):
+            if getattr(search, key) is None:
+                raise ConfigError(f"search.{key}", "required for search.hardware remote")
     spec = SupernetSpec.from_config(data["supernet_config"], n_classes=data_cfg.classes)
     return HadasConfig(name=name, supernet=spec, seed=seed, source=source, **sections)
 

@@ -17,12 +17,12 @@ _WHERE = {
     "platform_info": "hardware_models", "platform_summaries": "hardware_models",
     "compare_runs": "runs", "compare_run_groups": "runs", "dvfs_verdict_lines": "runs",
     "list_runs": "runs", "load_result": "runs", "ArchiveEntry": "runs", "entries": "runs",
-    "SEARCH_MODES": "modes", "EXIT_POLICIES": "modes", "MODE_HELP": "modes", "EXECUTOR_NAMES": "modes", "search": "searching",
+    "SEARCH_MODES": "modes", "EXIT_POLICIES": "modes", "MODE_HELP": "modes", "EXECUTOR_NAMES": "modes", "HARDWARE": "modes", "search": "searching",
     "configure": "supernet", "default_supernet_dir": "supernet", "describe": "supernet",
     "evaluate": "supernet", "is_main_process": "supernet", "train_supernet": "supernet",
     "write_report": "runs", "export_dynn": "runs",
 }
-_ALIASES = {"SEARCH_MODES": "MODES"}
+_ALIASES = {"SEARCH_MODES": "MODES", "HARDWARE": "HARDWARE_BACKENDS"}
 
 __all__ = sorted(_WHERE)
 

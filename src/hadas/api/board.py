@@ -8,16 +8,18 @@ say so.
 """
 from __future__ import annotations
 
+import atexit
 import platform as host_platform
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hadas.api.supernet import configure
 from hadas.config import HadasConfig
 from hadas.errors import ConfigError
-from hadas.hardware.agent import AgentBackend, MeasureRequest, read_token, start_agent
+from hadas.hardware.agent import (AgentBackend, MeasureRequest, RemoteHardware, read_token,
+                                  start_agent)
 from hadas.hardware.agent.server import check_port
 from hadas.hardware.clocks import parse_clocks
 from hadas.hardware.dvfs import DvfsControl
@@ -25,9 +27,14 @@ from hadas.hardware.dvfs.pinning import board_tables, pin_clocks
 from hadas.hardware.measure import PROVENANCE, Unavailable, energy_source, measure_segments
 from hadas.hardware.registry import get_platform
 from hadas.space import Backbone, BackboneSpace, ExitPlan
+from hadas.storage import RunDatabase
 
-__all__ = ["LOCAL", "BoardMeasurer", "agent_backend", "board_tables", "parse_clocks",
-           "pin_clocks", "serve_agent"]
+if TYPE_CHECKING:  # torch loads only when a measured search builds its backend
+    from hadas.evaluation.measured import MeasuredHardware
+    from hadas.hardware import HardwareModel
+
+__all__ = ["LOCAL", "BoardMeasurer", "agent_backend", "board_tables", "measured_hardware",
+           "parse_clocks", "pin_clocks", "remote_hardware", "serve_agent"]
 
 LOCAL = "local"
 LOCAL_NOTE = "platform local: clocks left alone (no DVFS control), dvfs is {}"
@@ -160,3 +167,36 @@ def serve_agent(config: str | Path | HadasConfig, platform: str, token_file: str
             server.serve_forever()
         finally:
             server.server_close()
+
+
+def remote_hardware(cfg: HadasConfig) -> RemoteHardware:
+    """The agent of `search.agent_url`, asked for its description now: an unreachable agent
+    or a wrong token is one clear error before any search work."""
+    search = cfg.search
+    if search.agent_url is None or search.agent_token_file is None:
+        raise ConfigError("search.agent_url", "required for search.hardware remote")
+    remote = RemoteHardware(search.agent_url, read_token(search.agent_token_file))
+    remote.described()
+    return remote
+
+
+def measured_hardware(cfg: HadasConfig, run_dir: str, device: str,
+                      model: HardwareModel) -> MeasuredHardware:
+    """The measured backend of `search.hardware` (measured: this machine; remote: the agent),
+    storing every measurement in the run database of `run_dir` as soon as it exists. Built
+    in every worker (picklable arguments only)."""
+    from hadas.evaluation.measured import MeasuredHardware
+
+    store = RunDatabase(run_dir)
+    if cfg.search.hardware == "remote":
+        remote = remote_hardware(cfg)
+        info = remote.described()
+        return MeasuredHardware(remote, {"agent": remote.url, **info}, info["dvfs_hz"], model,
+                                cfg.exits.first_exit_block, store, cfg.search.measure_repeats)
+    on_board = not model.platform.name.startswith(LOCAL)  # local, local-calibrated: this PC
+    measurer = BoardMeasurer(cfg, model.platform.name if on_board else LOCAL,
+                             device=device).__enter__()  # owns the clocks on a board
+    atexit.register(measurer.__exit__, None, None, None)
+    return MeasuredHardware(measurer, measurer.info(), measurer.tables, model,
+                            cfg.exits.first_exit_block, store, cfg.search.measure_repeats)
+

@@ -14,9 +14,11 @@ from typing import IO, Any
 
 from hadas.api.supernet import configure, default_supernet_dir, train_supernet
 from hadas.atomic import write_atomic
-from hadas.config import MAX_SEED, HadasConfig
+from hadas.api.board import measured_hardware, remote_hardware
+from hadas.config import MAX_SEED, HadasConfig, config_from_dict
 from hadas.errors import ConfigError, HadasError
 from hadas.executors import EXECUTORS, create_executor
+from hadas.evaluation.measured import MeasuredHardware
 from hadas.evaluation.pipeline import build_evaluators
 from hadas.hardware import Platform, resolve_platform
 from hadas.model import resolve_device
@@ -48,15 +50,22 @@ def search(config: str | Path | HadasConfig | None = None, run_dir: str | Path |
            say: Callable[[str], None] = print,
            supernet_dir: str | Path | None = None, executor: str = "serial",
            address: str | None = None, workers: int | None = None,
-           supernet: str | Path | None = None) -> tuple[SearchResult, Path]:
+           supernet: str | Path | None = None, hardware: str | None = None
+           ) -> tuple[SearchResult, Path]:
     """Run (or resume) a search; returns the result and the run directory. `supernet`: a
     trained checkpoint (ours, or a published AttentiveNAS/HADAS one) used instead of training
-    the config's supernet in `supernet_dir`; exit banks go beside it."""
+    the config's supernet in `supernet_dir`; exit banks go beside it. `hardware`: overrides
+    `search.hardware` (model, measured, remote)."""
     # everything given is checked before the first file is written or network is built
     SEARCH_MODES.get(mode)  # ConfigError naming the registered modes
     base = configure(config if config is not None else embedded_config())
     # the seed reseeds the search; the supernet stays the one trained with the config's seed
     cfg = base if seed is None else dataclasses.replace(base, seed=check_seed(seed))
+    if hardware is not None:
+        cfg = config_from_dict({**cfg.to_dict(), "search": {**cfg.to_dict()["search"],
+                                                             "hardware": hardware}}, cfg.source)
+    if cfg.search.hardware == "remote":
+        remote_hardware(cfg)  # an unreachable agent or a wrong token stops us here
     ioe_backbones = parse_backbones(BackboneSpace(cfg.supernet), mode, backbones)
     check_executor(executor, address, workers)
     run_dir = Path(run_dir) if run_dir else Path("runs") / cfg.name / f"{mode}-seed{cfg.seed}"
@@ -82,9 +91,13 @@ def _search(cfg: HadasConfig, base: HadasConfig, run_dir: Path, mode: str,
         say(f"supernet: {supernet_dir / 'supernet.pt'} (trained on first use, then reused)")
         checkpoint = train_supernet(base, supernet_dir, device, resume=True,
                                     progress=progress).checkpoint
+    measured = (None if cfg.search.hardware == "model"
+                else functools.partial(measured_hardware, cfg, str(run_dir), device))
     build = functools.partial(build_evaluators, cfg, str(checkpoint), cfg.search.platform,
-                              str(supernet_dir / "exits"), device=device)
+                              str(supernet_dir / "exits"), device=device, measured=measured)
     evaluators = build(progress=progress and executor == "serial")
+    if isinstance(evaluators.hardware, MeasuredHardware):
+        say = measured_progress(evaluators.hardware, say)
     pool = create_executor(executor, build, evaluators, address, workers, local_gpus(device))
     t0 = time.perf_counter()
     with RunDatabase(run_dir) as db, contextlib.closing(pool):
@@ -103,11 +116,36 @@ def _search(cfg: HadasConfig, base: HadasConfig, run_dir: Path, mode: str,
         write_result(run_dir, cfg, mode, result, time.perf_counter() - t0, platform,
                      {"checkpoint": str(checkpoint.resolve()),
                       "exits_dir": str((supernet_dir / "exits").resolve()),
-                      "device": str(resolve_device(device))}, breakdown)
+                      "device": str(resolve_device(device))}, breakdown,
+                     costs_from(evaluators.hardware))
         db.set_status(mode, "finished")
     write_report(run_dir)
     refresh_sibling_reports(run_dir, cfg.seed, say)
     return result, run_dir
+
+
+def measured_progress(hardware: MeasuredHardware, say: Callable[[str], None]
+                      ) -> Callable[[str], None]:
+    """`say`, with what the measured backend of this process has measured and reused (the
+    workers of a process or Ray executor count their own) and the clocks it cannot set."""
+    if hardware.clocks_note:
+        say(f"hardware: {hardware.clocks_note}")
+
+    def say_with_counts(line: str) -> None:
+        c = hardware.counts
+        say(f"{line}; measurements here: {c['measured']} new, {c['reused']} reused from the "
+            f"run database, {c['noisy']} noisy pieces")
+    return say_with_counts
+
+
+def costs_from(hardware: object) -> dict[str, Any]:
+    """What costed the DyNNs: the model, or the measuring device and the clocks it could set."""
+    if not isinstance(hardware, MeasuredHardware):
+        return {"backend": "model"}
+    return {"backend": "measured", "device": hardware.identity["device"],
+            "dvfs_hz": {d: list(t) for d, t in hardware.dvfs_hz.items()},
+            "settable": list(hardware.settable), "clocks_note": hardware.clocks_note,
+            "repeats": hardware.repeats, "max_spread": hardware.max_spread}
 
 
 def check_seed(seed: object) -> int:
@@ -166,7 +204,8 @@ def local_gpus(device: str) -> list[str] | None:
 
 def write_result(run_dir: Path, cfg: HadasConfig, mode: str, result: SearchResult,
                  seconds: float, platform: Platform, supernet: dict[str, str],
-                 breakdown: list[dict[str, Any]] | None = None) -> None:
+                 breakdown: list[dict[str, Any]] | None = None,
+                 costs: dict[str, Any] | None = None) -> None:
     """`result.json` (the archive with everything about each DyNN, and what the run was made
     from: config, supernet (checkpoint, exits_dir, device), platform provenance, software)
     and `result.csv`."""
@@ -177,7 +216,8 @@ def write_result(run_dir: Path, cfg: HadasConfig, mode: str, result: SearchResul
                             "fingerprint": platform.fingerprint,
                             "source": platform.source, "calibration": platform.calibration,
                             "provenance": {"latency_ms": platform.provenance("latency"),
-                                           "energy_mj": platform.provenance("energy")}},
+                                           "energy_mj": platform.provenance("energy")},
+                            "costs": costs or {"backend": "model"}},
                "software": software_versions(), "finished": time.time(),
                "hypervolume": result.hypervolume, "reference_point": result.reference_point,
                "evaluations": {"computed": result.stats.computed, "cached": result.stats.cached,

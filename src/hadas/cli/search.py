@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--supernet", help="a trained supernet checkpoint (ours, or a published "
                    "AttentiveNAS/HADAS .pth.tar) instead of training the config's own")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--hardware", choices=api.HARDWARE,
+                   help="overrides search.hardware: model (the platform's model), measured "
+                   "(this machine), remote (search.agent_url)")
     p.add_argument("--executor", default="serial", choices=api.EXECUTOR_NAMES,
                    help="where evaluations run (same seed, same result on each)")
     p.add_argument("--address", help="Ray cluster address (default: start a local one)")
@@ -62,7 +65,7 @@ def _search(args: argparse.Namespace) -> int:
     result, run_dir = api.search(args.config, args.run_dir, args.mode, args.backbones, args.seed,
                                  args.device, progress=not args.quiet, executor=args.executor,
                                  address=args.address, workers=args.workers,
-                                 supernet=args.supernet)
+                                 supernet=args.supernet, hardware=args.hardware)
     s = result.stats
     print(f"\nPareto front: {len(result.archive)} DyNNs (error %, latency and energy per "
           f"inference: expected values over the evaluation split)")

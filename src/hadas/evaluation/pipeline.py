@@ -8,6 +8,7 @@ Fingerprints name everything a result depends on, so the run database can reuse 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 
 import numpy as np
@@ -18,6 +19,7 @@ from hadas.digest import json_digest
 from hadas.data import DataSplits
 from hadas.evaluation.backbone import evaluate_backbone
 from hadas.evaluation.dynamic import DynnEvaluator
+from hadas.evaluation.measured import MeasuredHardware
 from hadas.exits import ExitSimulator, prepare_exits
 from hadas.hardware import DvfsSetting, HardwareModel
 from hadas.data import load_data
@@ -30,7 +32,8 @@ from hadas.training.inheritance import Inheritance
 
 class HadasEvaluators:
     def __init__(self, cfg: HadasConfig, supernet: Supernet, supernet_id: str, data: DataSplits,
-                 hardware: HardwareModel, exits_root: str, device: torch.device,
+                 hardware: HardwareModel | MeasuredHardware, exits_root: str,
+                 device: torch.device,
                  progress: bool = False):
         self.cfg, self.supernet, self.data, self.hardware = cfg, supernet, data, hardware
         self.supernet_id, self.exits_root, self.device = supernet_id, exits_root, device
@@ -67,7 +70,9 @@ class HadasEvaluators:
                             self.exits_root, self.device, self.progress,
                             inherited=self.inherited)
         s = self.cfg.search
-        space = ExitDvfsSpace(art.positions, s.thresholds, self.hardware.platform.dvfs_hz,
+        tables = (self.hardware.dvfs_hz if isinstance(self.hardware, MeasuredHardware)
+                  else self.hardware.platform.dvfs_hz)  # a device may not set every clock
+        space = ExitDvfsSpace(art.positions, s.thresholds, tables,
                               self.cfg.exits.policy, s.min_exits, s.max_exits)
         evaluator = DynnEvaluator(self.supernet.space.skeleton(b), ExitSimulator(art.cache),
                                   self.hardware)
@@ -83,10 +88,14 @@ class HadasEvaluators:
 
 
 def build_evaluators(cfg: HadasConfig, checkpoint: str, platform: str, exits_root: str,
-                     device: str = "auto", progress: bool = False) -> HadasEvaluators:
+                     device: str = "auto", progress: bool = False,
+                     measured: Callable[[HardwareModel], MeasuredHardware] | None = None
+                     ) -> HadasEvaluators:
     """Load what the evaluators need (supernet, data, hardware model); executors call this
-    once per worker, so it takes only picklable arguments."""
+    once per worker, so it takes only picklable arguments. `measured`: builds the measured
+    backend around the platform's model (`search.hardware` measured or remote)."""
     dev = resolve_device(device)
-    hardware = HardwareModel(resolve_platform(platform), exit_channels=cfg.exits.exit_channels)
+    model = HardwareModel(resolve_platform(platform), exit_channels=cfg.exits.exit_channels)
+    hardware = model if measured is None else measured(model)
     return HadasEvaluators(cfg, load_supernet(cfg, checkpoint, dev), file_checksum(checkpoint),
                            load_data(cfg.data), hardware, exits_root, dev, progress)

@@ -94,9 +94,8 @@ def dvfs_verdict(engine: BilevelSearch, b: Backbone, exits: DynnResult, with_dvf
         "reference_mj": exits.energy_mj, "reference_ms": exits.latency_ms,
         "grid_points": int(grid.energy_mj.size),
         "least_energy": grid.result(best).to_dict(), "slowest": grid.result(slowest).to_dict()})
-    hardware = getattr(evaluator, "hardware", None)
-    if hardware is not None:  # the share of the reference energy that grows with time
-        c = hardware.coefficients
+    c = getattr(getattr(evaluator, "hardware", None), "coefficients", None)  # a model's
+    if c is not None:  # the share of the reference energy that grows with time
         verdict["time_power_w"] = c.static_w + c.host_w
         verdict["time_share_pct"] = (100.0 * (c.static_w + c.host_w) * exits.latency_ms
                                      / exits.energy_mj)
