@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pytest
 
 from conftest import raises_config_error
 from hadas.evaluation.measured import MeasuredHardware
