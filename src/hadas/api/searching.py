@@ -119,6 +119,8 @@ def _search(cfg: HadasConfig, base: HadasConfig, run_dir: Path, mode: str,
                       "device": str(resolve_device(device))}, breakdown,
                      costs_from(evaluators.hardware))
         db.set_status(mode, "finished")
+        if isinstance(evaluators.hardware, MeasuredHardware):
+            say("search finished")  # with the measurement counts of the whole run
     write_report(run_dir)
     refresh_sibling_reports(run_dir, cfg.seed, say)
     return result, run_dir
