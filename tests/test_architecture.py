@@ -34,7 +34,7 @@ ALLOWED = {
     "evaluation": {"model", "data", "space", "training", "exits", "hardware"},
     "search": {"space", "evaluation", "storage"},
     "report": {"storage", "space"},
-    "export": {"model", "data", "space", "training", "exits", "storage", "report"},
+    "export": {"model", "data", "space", "training", "exits", "hardware", "storage", "report"},
     "api": {"space", "model", "data", "training", "exits", "hardware", "evaluation", "search",
             "storage", "report", "export"},
     "cli": {"api"},

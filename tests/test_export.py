@@ -19,7 +19,7 @@ import yaml
 from conftest import CONFIGS
 
 from hadas import api
-from hadas import api as export_api
+
 from hadas.cli import main as cli_main
 from hadas.data import TensorLoader
 from hadas.errors import ConfigError, HadasError
@@ -63,7 +63,7 @@ def pick(result) -> int:
 @pytest.fixture(scope="module")
 def bundle(run_dir, pick, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("bundle") / f"dynn{pick}"
-    export_api.export_dynn(run_dir, pick, out, device="cpu")
+    api.export_dynn(run_dir, pick, out, device="cpu")
     return out
 
 
@@ -252,7 +252,7 @@ def test_oracle_policy_is_refused_clearly(result, tmp_path, capsys):
     run = _edited_run(result, tmp_path, lambda d: d["archive"][0]["dynn"]["exits"].update(
         policy="oracle"))
     with pytest.raises(ConfigError, match="oracle.*cannot be exported"):
-        export_api.export_dynn(run, 0, tmp_path / "b")
+        api.export_dynn(run, 0, tmp_path / "b")
     assert _cli(["export", str(run), "--pick", "0", "--out", str(tmp_path / "b")]) == 2
     assert "oracle" in capsys.readouterr().err
 
@@ -260,7 +260,7 @@ def test_oracle_policy_is_refused_clearly(result, tmp_path, capsys):
 def test_a_result_of_an_older_hadas_asks_to_rerun_the_search(result, tmp_path):
     run = _edited_run(result, tmp_path, lambda d: (d.pop("config"), d.pop("supernet")))
     with pytest.raises(HadasError, match="older hadas.*rerun `hadas search`"):
-        export_api.export_dynn(run, 0, tmp_path / "b")
+        api.export_dynn(run, 0, tmp_path / "b")
 
 
 def test_a_folder_that_is_not_a_bundle_is_not_overwritten(run_dir, tmp_path):
@@ -268,7 +268,7 @@ def test_a_folder_that_is_not_a_bundle_is_not_overwritten(run_dir, tmp_path):
     out.mkdir()
     (out / "notes.txt").write_text("keep me")
     with pytest.raises(HadasError, match="not an earlier bundle"):
-        export_api.export_dynn(run_dir, 0, out)
+        api.export_dynn(run_dir, 0, out)
     assert (out / "notes.txt").read_text() == "keep me"
 
 
@@ -301,3 +301,53 @@ def test_onnx_falls_back_to_the_legacy_exporter_and_says_why_when_none_works(reb
     report = onnx_files.export_onnx(pieces, x, tmp_path / "none")
     assert report.status == "unavailable" and not report.files
     assert all("no exporter here" in r for r in report.reasons[1:])
+
+
+# --- hadas validate ------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def validated(run_dir, tmp_path_factory) -> tuple[Path, list[str]]:
+    """A copy of the run, validated through the command line on this CPU."""
+    import contextlib
+    import io
+    import shutil
+
+    copy_dir = tmp_path_factory.mktemp("validated") / "run"
+    shutil.copytree(run_dir, copy_dir)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli_main.main(["validate", str(copy_dir), "--quiet"]) == 0
+    return copy_dir, out.getvalue().splitlines()
+
+
+def test_validate_runs_every_dynn_for_real_and_compares_with_the_prediction(validated):
+    run, printed = validated
+    result = json.loads((run / "result.json").read_text())
+    v = result["validation"]
+    assert v["n_dynns"] == len(result["archive"]) == len(v["dynns"]) and v["device"] == "cpu"
+    assert v["all_reproduce_run"]  # the early-exit programs behave as the simulator said
+    for row, entry in zip(v["dynns"], result["archive"]):
+        assert row["predicted_ms"] == entry["dynn"]["latency_ms"]
+        assert row["measured_ms"] > 0 and row["static_ms"] > 0
+        assert row["speedup"] == pytest.approx(row["static_ms"] / row["measured_ms"])
+        assert row["exit_rates"] == pytest.approx(entry["dynn"]["exit_rates"])
+    assert v["latency_mape_pct"] >= 0 and 1 <= v["nondominated_measured"] <= v["n_dynns"]
+    assert v["latency_provenance"] == ["calibrated"]
+    assert v["energy_measured"] or v["energy_unavailable"]  # measured, or said why not
+    assert any("MAPE" in line and "Kendall tau" in line for line in printed)
+    assert any(line.startswith("energy: ") for line in printed)
+
+
+def test_the_report_shows_the_validation(validated, render_page, tmp_path):
+    run, _ = validated
+    index = run / "report" / "index.html"  # validate rewrote the report
+    assert "validation-section" in index.read_text()
+    shown = render_page(index, selectors=["img#validation", "table#validation"])
+    assert shown.problems == []
+    assert shown.elements["img#validation"].visible and shown.elements["img#validation"].loaded
+    assert shown.elements["table#validation"].visible
+
+
+def test_validate_refuses_a_bad_batch(run_dir):
+    with pytest.raises(ConfigError, match="batch"):
+        api.validate_run(run_dir, batch=0)

@@ -11,7 +11,7 @@ from hadas.report.compare import GroupComparison, compare_groups, dvfs_verdict_l
 from hadas.space.dynn import ArchiveEntry, entries
 
 __all__ = ["ArchiveEntry", "compare_run_groups", "compare_runs", "dvfs_verdict_lines",
-           "entries", "export_dynn", "list_runs", "load_result", "write_report"]
+           "entries", "export_dynn", "list_runs", "load_result", "validate_run", "write_report"]
 
 
 def load_result(run_dir: str | Path) -> dict[str, Any]:
@@ -44,3 +44,17 @@ def export_dynn(run_dir: str | Path, pick: int, out: str | Path, device: str = "
     from hadas.model import resolve_device
 
     return write_bundle(run_dir, pick, out, resolve_device(device), say, progress)
+
+
+def validate_run(run_dir: str | Path, device: str = "cpu", batch: int = 1,
+                 say: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
+    """Run every archive DyNN of a finished run for real on this machine (`hadas validate`)
+    and compare with the search's predictions; written into result.json, shown by the report
+    (rewritten here)."""
+    from hadas.export.validate import validate_run as measure_front
+    from hadas.model import resolve_device
+
+    validation = measure_front(run_dir, resolve_device(device), batch, say)
+    write_report(Path(run_dir))
+    return validation
+

@@ -21,6 +21,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
     p.set_defaults(func=_export)
 
+    v = sub.add_parser("validate", help="run every archive DyNN of a finished search for real "
+                       "on this machine and compare with the search's predictions")
+    v.add_argument("run_dir", metavar="RUN_DIR", help="run directory holding result.json")
+    v.add_argument("--device", default="cpu", help="cpu | cuda | auto (default: cpu)")
+    v.add_argument("--batch", type=int, default=1, help="inference batch size (default: 1)")
+    v.add_argument("--quiet", action="store_true", help="no progress messages")
+    v.set_defaults(func=_validate)
+
 
 def _export(args: argparse.Namespace) -> int:
     quiet = args.quiet or args.json
@@ -51,3 +59,30 @@ def _export(args: argparse.Namespace) -> int:
     if m["apply_dvfs"]:
         print(f"  apply the DVFS setting on the board: {m['apply_dvfs']}")
     return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    say = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr))
+    v = api.validate_run(args.run_dir, args.device, args.batch, say=say)
+    for line in validation_lines(v):
+        print(line)
+    return 0
+
+
+def validation_lines(v: dict) -> list[str]:
+    """The front's figures, each with the provenance of what was predicted."""
+    tau = "n/a" if v["latency_kendall_tau"] is None else f"{v['latency_kendall_tau']:.3f}"
+    energy = ("measured" if v["energy_measured"]
+              else f"not measured ({v['energy_unavailable']})")
+    return [f"{v['n_dynns']} DyNNs run on {v['device']} at batch {v['batch']}; predicted "
+            f"latencies were {', '.join(v['latency_provenance'])}",
+            f"latency, measured against predicted: MAPE {v['latency_mape_pct']:.1f} %, "
+            f"Kendall tau {tau}",
+            f"still non-dominated once measured: {v['nondominated_measured']} of {v['n_dynns']}",
+            f"measured speed-up of the exits over the static backbone: median "
+            f"{v['speedup_median']:.2f}x (min {v['speedup_min']:.2f}x, max "
+            f"{v['speedup_max']:.2f}x)",
+            f"energy: {energy}",
+            "programs reproduce the run's top-1 and exit rates: "
+            + ("yes" if v["all_reproduce_run"] else "NO")]
+

@@ -115,3 +115,27 @@ def breakdown_plot(breakdown: Sequence[dict[str, Any]], path: Path) -> Path:
     ax.legend(fontsize=7)
     ax.grid(axis="y", alpha=0.3)
     return save(fig, path)
+
+
+def validation_plot(validation: dict[str, Any], path: Path) -> Path:
+    """Predicted against measured latency per DyNN (`hadas validate`), y = x dashed; the
+    DyNNs still non-dominated once measured filled."""
+    fig = Figure(figsize=(5.2, 4.4))
+    ax = fig.subplots()
+    rows = validation["dynns"]
+    for front, face, label in ((True, "tab:red", "non-dominated once measured"),
+                               (False, "none", "dominated once measured")):
+        chosen = [r for r in rows if r["nondominated_measured"] == front]
+        ax.scatter([r["predicted_ms"] for r in chosen], [r["measured_ms"] for r in chosen],
+                   s=24, facecolors=face, edgecolors="tab:red" if front else "tab:gray",
+                   label=label)
+    values = [v for r in rows for v in (r["predicted_ms"], r["measured_ms"])]
+    if values:
+        lo, hi = min(values), max(values)
+        ax.plot([lo, hi], [lo, hi], ls="--", c="black", lw=0.8, label="measured = predicted")
+    ax.set_xlabel(f"predicted latency (ms), {'/'.join(validation['latency_provenance'])}")
+    ax.set_ylabel(f"measured latency (ms), {validation['device']}, batch {validation['batch']}")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return save(fig, path)
+
