@@ -77,7 +77,9 @@ def validation_lines(v: dict) -> list[str]:
     return [f"{v['n_dynns']} DyNNs run on {v['device']} at batch {v['batch']}; predicted "
             f"latencies were {', '.join(v['latency_provenance'])}",
             f"latency, measured against predicted: MAPE {v['latency_mape_pct']:.1f} %, "
-            f"Kendall tau {tau}",
+            f"Kendall tau {tau}" + ("" if v.get("static_latency_mape_pct") is None else
+                                    f" (the static backbones alone: MAPE "
+                                    f"{v['static_latency_mape_pct']:.1f} %)"),
             f"still non-dominated once measured: {v['nondominated_measured']} of {v['n_dynns']}",
             f"measured speed-up of the exits over the static backbone: median "
             f"{v['speedup_median']:.2f}x (min {v['speedup_min']:.2f}x, max "

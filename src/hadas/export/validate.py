@@ -30,7 +30,7 @@ from hadas.export.verify import outcome, same_outcome, simulated
 from hadas.hardware.fit_metrics import kendall_tau, mape
 from hadas.hardware.measure import Unavailable, energy_source
 from hadas.report import read_result
-from hadas.space import ExitPlan
+from hadas.space import Backbone, ExitPlan
 from hadas.space.policies import DEPLOYABLE
 
 MAX_BATCH = 4096
@@ -44,6 +44,9 @@ def validate_run(run_dir: str | Path, device: torch.device, batch: int = 1,
     run_dir = Path(run_dir)
     result = read_result(run_dir)
     energy = energy_source(device.type)
+    # what the search predicted for each backbone alone (no exits, reference clocks)
+    static_predicted = {Backbone.from_dict(s["backbone"]).to_json(): s["latency_ms"]
+                        for s in result.get("scored", [])}
     rows: list[dict[str, Any]] = []
     static_ms: dict[str, float] = {}
     networks: dict[str, tuple[ExitArtifacts, DataSplits]] = {}  # one rebuild per backbone
@@ -73,7 +76,8 @@ def validate_run(run_dir: str | Path, device: torch.device, batch: int = 1,
                      "predicted_mj": dynn.energy_mj, "provenance": dict(dynn.provenance),
                      "measured_ms": got["latency_ms"], "measured_mj": got["energy_mj"],
                      "energy_unavailable": got["energy_unavailable"],
-                     "static_ms": static_ms[key], "speedup": static_ms[key] / got["latency_ms"],
+                     "static_ms": static_ms[key], "static_predicted_ms": static_predicted.get(key),
+                     "speedup": static_ms[key] / got["latency_ms"],
                      "top1": got["top1"], "exit_rates": got["exit_rates"],
                      "reproduces_run": same_outcome(got, simulated(art.cache, picked.plan))})
         say(f"DyNN {pick}: predicted {dynn.latency_ms:.3f} ms, measured "
@@ -95,6 +99,8 @@ def summary(rows: list[dict[str, Any]], device: str, batch: int) -> dict[str, An
     for i, r in enumerate(rows):
         r["nondominated_measured"] = i in front
     speedups = [r["speedup"] for r in rows]
+    statics = [(r["static_predicted_ms"], r["static_ms"]) for r in rows
+               if r["static_predicted_ms"] is not None]
     return {"device": device, "batch": batch, "measured_at": time.time(),
             "latency_provenance": sorted({r["provenance"].get("latency_ms", "?") for r in rows}),
             "energy_measured": bool(rows) and all(r["measured_mj"] is not None for r in rows),
@@ -103,6 +109,9 @@ def summary(rows: list[dict[str, Any]], device: str, batch: int) -> dict[str, An
             "latency_mape_pct": mape(measured, predicted) if rows else None,
             "latency_kendall_tau": kendall_tau(predicted, measured) if len(rows) > 1 else None,
             "nondominated_measured": len(front), "n_dynns": len(rows),
+            "static_latency_mape_pct": (mape(np.array([m for _, m in statics]),
+                                             np.array([p for p, _ in statics]))
+                                        if statics else None),
             "speedup_median": float(np.median(speedups)) if rows else None,
             "speedup_min": min(speedups, default=None), "speedup_max": max(speedups, default=None),
             "all_reproduce_run": all(r["reproduces_run"] for r in rows), "dynns": rows}

@@ -86,6 +86,9 @@ def validation_section(v: dict[str, Any] | None) -> list[str]:
         "predicted latencies were": ", ".join(v["latency_provenance"]),
         "latency MAPE, measured vs predicted": f"{v['latency_mape_pct']:.1f} %",
         "latency Kendall tau": tau,
+        "latency MAPE of the static backbones alone":
+            "n/a" if v.get("static_latency_mape_pct") is None
+            else f"{v['static_latency_mape_pct']:.1f} %",
         "non-dominated once measured": f"{v['nondominated_measured']} of {v['n_dynns']}",
         "measured speed-up of the exits over the static backbone":
             f"median {v['speedup_median']:.2f}x (min {v['speedup_min']:.2f}x, max "
