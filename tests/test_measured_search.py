@@ -31,8 +31,8 @@ NEW = re.compile(r"measurements here: (\d+) new, (\d+) reused")
 def _setup(tmp_path: Path) -> tuple[Path, Path]:
     data = yaml.safe_load((CONFIGS / "tiny-digits.yaml").read_text())
     data["exits"].update(epochs=2, warmup_epochs=1)
-    data["search"].update(platform="local", hardware="measured", measure_repeats=3)
-    data["search"]["ooe"].update(population=6, generations=2, n_crossover=3, n_mutation=3,
+    data["search"].update(platform="local", hardware="measured", measure_repeats=2)
+    data["search"]["ooe"].update(population=5, generations=2, n_crossover=3, n_mutation=2,
                                  survival_ratio=0.34)
     data["search"]["ioe"].update(population=6, generations=3, n_crossover=3, n_mutation=3)
     config = tmp_path / "measured.yaml"

@@ -95,13 +95,13 @@ def test_a_wrong_token_stops_the_search_before_any_work(tmp_path):
 
 def test_an_agent_that_dies_mid_search_is_one_error_and_the_search_resumes(tmp_path):
     run_dir = tmp_path / "run"
-    with agent(die_after=8) as url:
+    with agent(die_after=4) as url:
         config, checkpoint = _setup(tmp_path, url)
         with pytest.raises(RemoteError, match="cannot reach the agent"):
             api.search(config, run_dir, device="cpu", progress=False, say=lambda line: None,
                        supernet=checkpoint)
     stored = _measurements(run_dir)
-    assert stored >= 2
+    assert stored >= 1  # the measurements answered before it died are kept
     lines: list[str] = []
     with agent(port=int(url.rsplit(":", 1)[1])):  # the board is back, at the same address
         result, _ = api.search(config, run_dir, device="cpu", progress=False,
