@@ -64,7 +64,7 @@ def _setup(tmp_path: Path, url: str, token: str = TOKEN) -> tuple[Path, Path]:
     data["exits"].update(epochs=2, warmup_epochs=1)
     data["search"].update(platform="local", hardware="remote", agent_url=url,
                           agent_token_file=str(token_file), measure_repeats=2)
-    data["search"]["ooe"].update(population=4, generations=2, n_crossover=2, n_mutation=2,
+    data["search"]["ooe"].update(population=5, generations=1, n_crossover=2, n_mutation=2,
                                  survival_ratio=0.5)
     data["search"]["ioe"].update(population=4, generations=2, n_crossover=2, n_mutation=2)
     config = tmp_path / "remote.yaml"
@@ -88,7 +88,7 @@ def test_a_wrong_token_stops_the_search_before_any_work(tmp_path):
     with agent() as url:
         config, checkpoint = _setup(tmp_path, url, token="not-the-agents-token-0000")
         with pytest.raises(RemoteError, match="401"):
-            api.search(config, tmp_path / "run", device="cpu", progress=False,
+            api.search(config, tmp_path / "run", mode="exits-only", device="cpu", progress=False,
                        say=lambda line: None, supernet=checkpoint)
     assert not (tmp_path / "run").exists()
 
@@ -98,14 +98,14 @@ def test_an_agent_that_dies_mid_search_is_one_error_and_the_search_resumes(tmp_p
     with agent(die_after=4) as url:
         config, checkpoint = _setup(tmp_path, url)
         with pytest.raises(RemoteError, match="cannot reach the agent"):
-            api.search(config, run_dir, device="cpu", progress=False, say=lambda line: None,
-                       supernet=checkpoint)
+            api.search(config, run_dir, mode="exits-only", device="cpu", progress=False,
+                       say=lambda line: None, supernet=checkpoint)
     stored = _measurements(run_dir)
     assert stored >= 1  # the measurements answered before it died are kept
     lines: list[str] = []
     with agent(port=int(url.rsplit(":", 1)[1])):  # the board is back, at the same address
-        result, _ = api.search(config, run_dir, device="cpu", progress=False,
-                               say=lines.append, supernet=checkpoint)
+        result, _ = api.search(config, run_dir, mode="exits-only", device="cpu",
+                               progress=False, say=lines.append, supernet=checkpoint)
     assert result.archive
     assert {e.dynn.provenance["latency_ms"] for e in result.archive} == {"measured"}
     new = int(lines[-1].split("measurements here: ")[1].split(" new")[0])
