@@ -355,3 +355,27 @@ def test_the_report_shows_the_validation(validated, render_page, tmp_path):
 def test_validate_refuses_a_bad_batch(run_dir):
     with pytest.raises(ConfigError, match="batch"):
         api.validate_run(run_dir, batch=0)
+
+
+def test_validate_through_a_device_agent(validated, tmp_path):
+    """With --agent, each DyNN's segments are measured on the agent's board (here this CPU on
+    loopback) and composed with the exit rates of the real inference run here."""
+    import shutil
+
+    from hadas.api.board import BoardMeasurer, agent_backend
+    from test_agent import TOKEN, serve
+
+    run = tmp_path / "run"
+    shutil.copytree(validated[0], run)
+    token = tmp_path / "token"
+    token.write_text(TOKEN)
+    measurer = BoardMeasurer(CONFIGS / "tiny-digits.yaml", "local", device="cpu", warmup=1)
+    for url in serve(agent_backend(measurer, default_repeats=3)):
+        v = api.validate_run(run, batch=8, agent=url, token_file=token)
+    assert v["device"].startswith(f"agent {url} (local") and v["n_dynns"] == 3
+    assert all(r["measured_ms"] > 0 and r["static_ms"] > 0 for r in v["dynns"])
+    assert v["energy_measured"] or v["energy_unavailable"].startswith("unavailable")
+    with pytest.raises(HadasError, match="401"):  # a wrong token: before any work
+        token.write_text("not-the-agents-token-0000")
+        for url in serve(agent_backend(measurer)):
+            api.validate_run(run, agent=url, token_file=token)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from hadas.errors import ConfigError
 from hadas.report import EnergyGain, energy_gain, read_result, write_report
 from hadas.report.compare import GroupComparison, compare_groups, dvfs_verdict_lines
 from hadas.space.dynn import ArchiveEntry, entries
@@ -47,14 +48,22 @@ def export_dynn(run_dir: str | Path, pick: int, out: str | Path, device: str = "
 
 
 def validate_run(run_dir: str | Path, device: str = "cpu", batch: int = 1,
-                 say: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
-    """Run every archive DyNN of a finished run for real on this machine (`hadas validate`)
-    and compare with the search's predictions; written into result.json, shown by the report
-    (rewritten here)."""
+                 say: Callable[[str], None] = lambda s: None, agent: str | None = None,
+                 token_file: str | Path | None = None) -> dict[str, Any]:
+    """Run every archive DyNN of a finished run for real on this machine (`hadas validate`),
+    its segments measured on a device agent's board when `agent` is given, and compare with
+    the search's predictions; written into result.json, shown by the report (rewritten)."""
     from hadas.export.validate import validate_run as measure_front
+    from hadas.hardware.agent import RemoteHardware, read_token
     from hadas.model import resolve_device
 
-    validation = measure_front(run_dir, resolve_device(device), batch, say)
+    remote = None
+    if agent is not None:
+        if token_file is None:
+            raise ConfigError("token_file", "required with agent")
+        remote = RemoteHardware(agent, read_token(token_file))
+        remote.described()  # unreachable or a wrong token: said now, before any work
+    validation = measure_front(run_dir, resolve_device(device), batch, say, remote=remote)
     write_report(Path(run_dir))
     return validation
 

@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("run_dir", metavar="RUN_DIR", help="run directory holding result.json")
     v.add_argument("--device", default="cpu", help="cpu | cuda | auto (default: cpu)")
     v.add_argument("--batch", type=int, default=1, help="inference batch size (default: 1)")
+    v.add_argument("--agent", help="a device agent URL: segments measured on its board, "
+                   "composed with the exit rates of real inference here")
+    v.add_argument("--token-file", help="with --agent: the file holding its bearer token")
     v.add_argument("--quiet", action="store_true", help="no progress messages")
     v.set_defaults(func=_validate)
 
@@ -63,7 +66,8 @@ def _export(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     say = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr))
-    v = api.validate_run(args.run_dir, args.device, args.batch, say=say)
+    v = api.validate_run(args.run_dir, args.device, args.batch, say=say, agent=args.agent,
+                         token_file=args.token_file)
     for line in validation_lines(v):
         print(line)
     return 0

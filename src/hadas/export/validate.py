@@ -4,7 +4,9 @@ search predicted for it.
 
 Per DyNN: the measured mean latency per sample (and energy where a sensor exists), the same for
 its static backbone (no exits), and whether the program reproduces the run's top-1 and exit
-rates. Over the front: latency MAPE and Kendall tau of predicted against measured, which DyNNs
+rates. With a device agent (`remote`), the DyNN's segments are measured on the agent's board at
+the DyNN's clocks and composed with the exit rates of the real inference run here: the agent
+measures segments, it does not run programs. Over the front: latency MAPE and Kendall tau of predicted against measured, which DyNNs
 are still non-dominated once measured, and the speed-up the exits really give. The numbers go
 into result.json (`validation`), which the report shows.
 """
@@ -27,18 +29,23 @@ from hadas.export.pieces import split_network
 from hadas.export.program import build_program
 from hadas.export.source import pick_dynn, rebuild
 from hadas.export.verify import outcome, same_outcome, simulated
+from hadas.hardware.agent import RemoteHardware
+from hadas.hardware.clocks import DvfsSetting
+from hadas.hardware.expected import expected_costs
 from hadas.hardware.fit_metrics import kendall_tau, mape
 from hadas.hardware.measure import Unavailable, energy_source
 from hadas.report import read_result
-from hadas.space import Backbone, ExitPlan
+from hadas.space import Backbone, BackboneSpace, ExitPlan
 from hadas.space.policies import DEPLOYABLE
 
 MAX_BATCH = 4096
 
 
 def validate_run(run_dir: str | Path, device: torch.device, batch: int = 1,
-                 say: Callable[[str], None] = lambda s: None, warmup: int = 5) -> dict[str, Any]:
-    """Measure every archive DyNN of the run in `run_dir`; writes and returns `validation`."""
+                 say: Callable[[str], None] = lambda s: None, warmup: int = 5,
+                 remote: RemoteHardware | None = None) -> dict[str, Any]:
+    """Measure every archive DyNN of the run in `run_dir` (on `remote`'s board when given);
+    writes and returns `validation`."""
     if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_BATCH:
         raise ConfigError("batch", f"must be an integer in 1..{MAX_BATCH}, got {batch!r}")
     run_dir = Path(run_dir)
@@ -65,8 +72,18 @@ def validate_run(run_dir: str | Path, device: torch.device, batch: int = 1,
         def timed(plan: ExitPlan) -> dict[str, Any]:
             program = build_program(split_network(art.network, plan), plan,
                                     _example(split, data, device), data.mean, data.std)
-            return _measure(program, split, data, device, batch, warmup, energy,
-                            len(plan.positions))
+            got = _measure(program, split, data, device, batch, warmup, energy,
+                           len(plan.positions))
+            if remote is not None:  # the board's segments, weighted by the real exit rates
+                skeleton = BackboneSpace(picked.cfg.supernet).skeleton(picked.backbone)
+                costs = remote.segment_costs(skeleton, plan, board_clocks(remote,
+                                                                          picked.dvfs_hz))
+                latency, energy_mj = expected_costs(costs, got["exit_rates"])
+                missing = costs.provenance["energy_mj"] != "measured"
+                got.update(latency_ms=float(latency),
+                           energy_mj=None if missing else float(energy_mj),
+                           energy_unavailable=costs.provenance["energy_mj"] if missing else None)
+            return got
 
         if key not in static_ms:
             static_ms[key] = timed(ExitPlan(()))["latency_ms"]
@@ -82,10 +99,25 @@ def validate_run(run_dir: str | Path, device: torch.device, batch: int = 1,
                      "reproduces_run": same_outcome(got, simulated(art.cache, picked.plan))})
         say(f"DyNN {pick}: predicted {dynn.latency_ms:.3f} ms, measured "
             f"{got['latency_ms']:.3f} ms, static backbone {static_ms[key]:.3f} ms")
-    validation = summary(rows, str(device), batch)
+    where = str(device) if remote is None else (
+        f"agent {remote.url} ({remote.described()['platform']}, segments composed with the exit "
+        "rates of real inference; at the DyNN's clocks where the board has them, else its "
+        "reference clocks)")
+    validation = summary(rows, where, batch)
     result["validation"] = validation
     write_atomic(run_dir / "result.json", lambda f: json.dump(result, f, indent=1), binary=False)
     return validation
+
+
+def board_clocks(remote: RemoteHardware, dvfs_hz: dict[str, int]) -> DvfsSetting:
+    """The DyNN's clocks where the agent's board has them all in its tables, else the board's
+    reference clocks (a run searched for another platform)."""
+    tables = remote.described()["dvfs_hz"]
+    platform = remote.platform
+    if all(d in platform.domains and hz in tables.get(d, platform.dvfs_hz[d])
+           for d, hz in dvfs_hz.items()):
+        return DvfsSetting.create(platform, dvfs_hz)
+    return DvfsSetting.reference(platform)
 
 
 def summary(rows: list[dict[str, Any]], device: str, batch: int) -> dict[str, Any]:
