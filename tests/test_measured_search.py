@@ -84,6 +84,7 @@ def test_a_measured_search_resumes_after_kill_9_and_measures_nothing_twice(tmp_p
     costs = result["hardware"]["costs"]
     assert costs["backend"] == "measured" and costs["settable"] == []
     assert "cannot be set" in costs["clocks_note"]
+    assert "cannot be set on this device" in (crashed / "run" / "report" / "index.html").read_text()
 
     # an uninterrupted run given the same stored measurements (and nothing else)
     straight = tmp_path / "straight"

@@ -161,6 +161,7 @@ def provenance(run: RunData) -> dict[str, Any]:
         "platform fingerprint / file": f"{hw.get('fingerprint')} / {hw.get('source')}",
         "hardware model provenance": hw.get("provenance", "not recorded"),
         "calibration": hw.get("calibration") or "none (uncalibrated model)",
+        "what costed the DyNNs": costs_text(hw.get("costs")),
         "supernet, exit banks, evaluation device": r.get("supernet", "not recorded"),
         "wall time (s)": r.get("seconds"),
         "compute time per phase (s)": {k: round(v, 2) for k, v in ev.get("seconds", {}).items()},
@@ -169,3 +170,14 @@ def provenance(run: RunData) -> dict[str, Any]:
         "baselines beside it": ", ".join(sorted(run.baselines)) or "none",
         "software": software,
     }
+
+
+def costs_text(costs: dict[str, Any] | None) -> str:
+    """`model`, or the measuring device with the clocks it could not set (search.hardware)."""
+    if not costs or costs.get("backend") == "model":
+        return "the platform's model (search.hardware: model)"
+    device = costs.get("device", {})
+    where = device.get("agent") or device.get("device") or "this machine"
+    note = costs.get("clocks_note") or "every clock settable"
+    return (f"measured on {where} ({costs.get('repeats')} timed runs per piece); {note}")
+
