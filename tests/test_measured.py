@@ -121,3 +121,25 @@ def test_clocks_a_device_cannot_set_are_fixed_and_said_so(tiny_cfg):
     grid = settable.costs_grid(skeleton, ExitPlan(()))
     assert settable.dvfs_hz["gpu"] == gpu and grid.n_points == 2
     assert [c[2] for c in device.calls] == [{"gpu": hz} for hz in gpu]
+
+
+def test_an_exit_piece_is_timed_with_the_decision_the_program_takes(tiny_cfg):
+    """Exit pieces are measured as `hadas.export.program` runs them: head, scores, decision,
+    and the batch split into the predictions of the leavers and the features of the rest."""
+    import torch
+
+    from hadas.exits.segment_modules import DecidingExit, segment_modules
+
+    space = BackboneSpace(tiny_cfg.supernet)
+    b = space.largest()
+    plan = ExitPlan(candidate_positions(b.n_blocks, tiny_cfg.exits.first_exit_block)[:1])
+    mods = segment_modules(tiny_cfg, b, plan, tiny_cfg.exits.exit_channels)
+    exit_piece = next(m for kind, _, m in mods if kind == "exit")
+    assert isinstance(exit_piece, DecidingExit)
+    h = mods[0][2](torch.randn(4, 3, b.resolution, b.resolution))
+    exit_piece.threshold = 0.0  # every sample leaves
+    leavers, rest = exit_piece(h)
+    assert leavers.shape == (4,) and rest.shape[0] == 0
+    exit_piece.threshold = 2.0  # none can
+    leavers, rest = exit_piece(h)
+    assert leavers.shape == (0,) and torch.equal(rest, h)
