@@ -77,3 +77,28 @@ def render_page():  # -> tests/browser.py's render
 
     browser_or_skip()
     return render
+
+
+def measured_search_setup(tmp_path: Path, search: dict, ooe: dict, ioe: dict
+                          ) -> tuple[Path, Path]:
+    """A shrunk tiny-digits config (2 exit epochs; `search`, `ooe`, `ioe` updated) and an
+    untrained supernet checkpoint for it: measured costs do not depend on the weights."""
+    import torch
+    import yaml
+
+    from hadas.model import create_supernet
+    from hadas.model.checkpoint import save_atomic
+
+    data = yaml.safe_load((CONFIGS / "tiny-digits.yaml").read_text())
+    data["exits"].update(epochs=2, warmup_epochs=1)
+    data["search"].update(platform="local", measure_repeats=2, **search)
+    data["search"]["ooe"].update(ooe)
+    data["search"]["ioe"].update(ioe)
+    config = tmp_path / "search.yaml"
+    config.write_text(yaml.safe_dump(data))
+    torch.manual_seed(0)
+    checkpoint = tmp_path / "supernet" / "supernet.pt"
+    save_atomic({"format": "hadas-supernet/1",
+                 "state_dict": create_supernet(load_config(config)).state_dict()}, checkpoint)
+    return config, checkpoint
+

@@ -13,13 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
-import yaml
 
-from conftest import CONFIGS
-from hadas.config import load_config
-from hadas.model import create_supernet
-from hadas.model.checkpoint import save_atomic
+from conftest import measured_search_setup
 from test_search_crash import _kill_when, _rows
 
 pytestmark = pytest.mark.slow
@@ -29,20 +24,10 @@ NEW = re.compile(r"measurements here: (\d+) new, (\d+) reused")
 
 
 def _setup(tmp_path: Path) -> tuple[Path, Path]:
-    data = yaml.safe_load((CONFIGS / "tiny-digits.yaml").read_text())
-    data["exits"].update(epochs=2, warmup_epochs=1)
-    data["search"].update(platform="local", hardware="measured", measure_repeats=2)
-    data["search"]["ooe"].update(population=5, generations=1, n_crossover=3, n_mutation=2,
-                                 survival_ratio=0.34)
-    data["search"]["ioe"].update(population=6, generations=3, n_crossover=3, n_mutation=3)
-    config = tmp_path / "measured.yaml"
-    config.write_text(yaml.safe_dump(data))
-    # costs do not depend on the weights: an untrained supernet is enough, and fast
-    torch.manual_seed(0)
-    checkpoint = tmp_path / "supernet" / "supernet.pt"
-    save_atomic({"format": "hadas-supernet/1",
-                 "state_dict": create_supernet(load_config(config)).state_dict()}, checkpoint)
-    return config, checkpoint
+    return measured_search_setup(
+        tmp_path, {"hardware": "measured"},
+        ooe=dict(population=5, generations=1, n_crossover=3, n_mutation=2, survival_ratio=0.34),
+        ioe=dict(population=6, generations=3, n_crossover=3, n_mutation=3))
 
 
 def _search(config: Path, checkpoint: Path, cwd: Path) -> subprocess.Popen:

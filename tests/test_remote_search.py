@@ -11,16 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import torch
-import yaml
 
-from conftest import CONFIGS
+from conftest import CONFIGS, measured_search_setup
 from hadas import api
 from hadas.api.board import BoardMeasurer, agent_backend
-from hadas.config import load_config
 from hadas.hardware.agent import AgentLimits, RemoteError, start_agent
-from hadas.model import create_supernet
-from hadas.model.checkpoint import save_atomic
 from test_agent import QUIET, TOKEN
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
@@ -60,20 +55,10 @@ def agent(port: int = 0, die_after: int | None = None) -> Iterator[str]:
 def _setup(tmp_path: Path, url: str, token: str = TOKEN) -> tuple[Path, Path]:
     token_file = tmp_path / "token"
     token_file.write_text(token)
-    data = yaml.safe_load((CONFIGS / "tiny-digits.yaml").read_text())
-    data["exits"].update(epochs=2, warmup_epochs=1)
-    data["search"].update(platform="local", hardware="remote", agent_url=url,
-                          agent_token_file=str(token_file), measure_repeats=2)
-    data["search"]["ooe"].update(population=5, generations=1, n_crossover=2, n_mutation=2,
-                                 survival_ratio=0.5)
-    data["search"]["ioe"].update(population=4, generations=2, n_crossover=2, n_mutation=2)
-    config = tmp_path / "remote.yaml"
-    config.write_text(yaml.safe_dump(data))
-    torch.manual_seed(0)
-    checkpoint = tmp_path / "supernet" / "supernet.pt"
-    save_atomic({"format": "hadas-supernet/1",
-                 "state_dict": create_supernet(load_config(config)).state_dict()}, checkpoint)
-    return config, checkpoint
+    return measured_search_setup(
+        tmp_path, {"hardware": "remote", "agent_url": url, "agent_token_file": str(token_file)},
+        ooe=dict(population=5, generations=1, n_crossover=2, n_mutation=2, survival_ratio=0.5),
+        ioe=dict(population=4, generations=2, n_crossover=2, n_mutation=2))
 
 
 def _measurements(run_dir: Path) -> int:

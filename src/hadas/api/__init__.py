@@ -20,7 +20,7 @@ _WHERE = {
     "SEARCH_MODES": "modes", "EXIT_POLICIES": "modes", "MODE_HELP": "modes", "EXECUTOR_NAMES": "modes", "HARDWARE": "modes", "search": "searching",
     "configure": "supernet", "default_supernet_dir": "supernet", "describe": "supernet",
     "evaluate": "supernet", "is_main_process": "supernet", "train_supernet": "supernet",
-    "write_report": "runs", "export_dynn": "runs", "validate_run": "runs",
+    "write_report": "runs", "export_dynn": "runs", "validate_run": "runs", "validation_figures": "runs",
 }
 _ALIASES = {"SEARCH_MODES": "MODES", "HARDWARE": "HARDWARE_BACKENDS"}
 

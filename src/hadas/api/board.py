@@ -187,7 +187,8 @@ def measured_hardware(cfg: HadasConfig, run_dir: str, device: str,
     in every worker (picklable arguments only)."""
     from hadas.evaluation.measured import MeasuredHardware
 
-    store = RunDatabase(run_dir)
+    store = RunDatabase(run_dir)  # this process's own connection, closed when it ends
+    atexit.register(store.close)
     if cfg.search.hardware == "remote":
         remote = remote_hardware(cfg)
         info = remote.described()

@@ -8,11 +8,13 @@ from typing import Any
 
 from hadas.errors import ConfigError
 from hadas.report import EnergyGain, energy_gain, read_result, write_report
-from hadas.report.compare import GroupComparison, compare_groups, dvfs_verdict_lines
+from hadas.report.compare import (GroupComparison, compare_groups, dvfs_verdict_lines,
+                                  validation_figures)
 from hadas.space.dynn import ArchiveEntry, entries
 
 __all__ = ["ArchiveEntry", "compare_run_groups", "compare_runs", "dvfs_verdict_lines",
-           "entries", "export_dynn", "list_runs", "load_result", "validate_run", "write_report"]
+           "entries", "export_dynn", "list_runs", "load_result", "validate_run",
+           "validation_figures", "write_report"]
 
 
 def load_result(run_dir: str | Path) -> dict[str, Any]:

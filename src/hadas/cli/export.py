@@ -68,27 +68,6 @@ def _validate(args: argparse.Namespace) -> int:
     say = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr))
     v = api.validate_run(args.run_dir, args.device, args.batch, say=say, agent=args.agent,
                          token_file=args.token_file)
-    for line in validation_lines(v):
-        print(line)
+    for label, figure in api.validation_figures(v).items():
+        print(f"{label}: {figure}")
     return 0
-
-
-def validation_lines(v: dict) -> list[str]:
-    """The front's figures, each with the provenance of what was predicted."""
-    tau = "n/a" if v["latency_kendall_tau"] is None else f"{v['latency_kendall_tau']:.3f}"
-    energy = ("measured" if v["energy_measured"]
-              else f"not measured ({v['energy_unavailable']})")
-    return [f"{v['n_dynns']} DyNNs run on {v['device']} at batch {v['batch']}; predicted "
-            f"latencies were {', '.join(v['latency_provenance'])}",
-            f"latency, measured against predicted: MAPE {v['latency_mape_pct']:.1f} %, "
-            f"Kendall tau {tau}" + ("" if v.get("static_latency_mape_pct") is None else
-                                    f" (the static backbones alone: MAPE "
-                                    f"{v['static_latency_mape_pct']:.1f} %)"),
-            f"still non-dominated once measured: {v['nondominated_measured']} of {v['n_dynns']}",
-            f"measured speed-up of the exits over the static backbone: median "
-            f"{v['speedup_median']:.2f}x (min {v['speedup_min']:.2f}x, max "
-            f"{v['speedup_max']:.2f}x)",
-            f"energy: {energy}",
-            "programs reproduce the run's top-1 and exit rates: "
-            + ("yes" if v["all_reproduce_run"] else "NO")]
-

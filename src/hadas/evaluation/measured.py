@@ -62,15 +62,20 @@ class MeasuredHardware:
         self.first_exit_block, self.repeats, self.max_spread = first_exit_block, repeats, max_spread
         reference = model.platform.reference_hz(model.mode)
         # the clocks the search may choose: the device's own tables, else the reference point
-        self.dvfs_hz = {d: tuple(settable[d]) if settable.get(d) else (reference[d],)
-                        for d in model.platform.domains}
+        self.dvfs_hz: Mapping[str, tuple[int, ...]] = {
+            d: tuple(settable[d]) if settable.get(d) else (reference[d],)
+            for d in model.platform.domains}
         self.settable = tuple(d for d in model.platform.domains if settable.get(d))
         self._identity = {"backend": MEASURED, "device": dict(device_identity),
                           "settable": {d: list(self.dvfs_hz[d]) for d in self.settable},
                           "repeats": repeats, "max_spread": max_spread,
                           "first_exit_block": first_exit_block, "energy_model": model.identity}
+        self.key = json_digest(self._identity)
+        self.fingerprint = "measure@" + self.key  # the run database's name for its rows
         self.counts = {"measured": 0, "reused": 0, "noisy": 0}
-        self._pieces: dict[str, list[dict[str, Any]]] = {}
+        # (backbone, clocks) -> rows; a plan's costs are composed from them on every call
+        self._pieces: dict[tuple[Backbone, tuple[tuple[str, int], ...]],
+                           list[dict[str, Any]]] = {}
 
     # -- CostModel -----------------------------------------------------------------------------
     @property
@@ -87,10 +92,6 @@ class MeasuredHardware:
         return self._identity
 
     @property
-    def key(self) -> str:
-        return json_digest(self._identity)
-
-    @property
     def clocks_note(self) -> str | None:
         """What the search cannot change on this device, or None."""
         fixed = [d for d in self.platform.domains if d not in self.settable]
@@ -102,13 +103,13 @@ class MeasuredHardware:
 
     def segment_costs(self, skeleton: Skeleton, plan: ExitPlan,
                       dvfs: DvfsSetting | None = None) -> SegmentCosts:
-        clocks = (dvfs or DvfsSetting.reference(self.platform, self.model.mode)).to_dict()
-        for d, hz in clocks.items():
+        dvfs = dvfs or DvfsSetting.reference(self.platform, self.model.mode)
+        for d, hz in dvfs.freq_hz:
             if hz not in self.dvfs_hz[d]:
                 raise ConfigError(f"dvfs.{d}", f"{hz} Hz cannot be set on this device",
                                   self.dvfs_hz[d])
-        pieces = self.pieces(skeleton, {d: clocks[d] for d in self.settable})
-        return self._compose(skeleton, plan, pieces, clocks)
+        pieces = self.pieces(skeleton, {d: dvfs[d] for d in self.settable})
+        return self._compose(skeleton, plan, pieces, dvfs)
 
     def costs_grid(self, skeleton: Skeleton, plan: ExitPlan, cpu_hz: ArrayLike = None,
                    gpu_hz: ArrayLike = None, emc_hz: ArrayLike = None) -> SegmentCosts:
@@ -132,12 +133,12 @@ class MeasuredHardware:
         """The measured rows of the backbone cut at every candidate exit (`segments()` order
         of that plan): from memory, the store, or the device (then stored at once)."""
         backbone = skeleton.backbone
+        key = (backbone, tuple(sorted(clocks.items())))
+        if key in self._pieces:
+            return self._pieces[key]
         every = ExitPlan(tuple(candidate_positions(skeleton.n_blocks, self.first_exit_block)))
         part = {"backbone": backbone.to_dict(), "exits": list(every.positions),
                 "dvfs": dict(clocks)}
-        key = json_digest(part)
-        if key in self._pieces:
-            return self._pieces[key]
         stored = self.store.get_evaluation(self.fingerprint, part) if self.store else None
         if stored is not None:
             self.counts["reused"] += 1
@@ -150,10 +151,6 @@ class MeasuredHardware:
             self.counts["measured"] += 1
         self._pieces[key] = rows
         return rows
-
-    @property
-    def fingerprint(self) -> str:
-        return "measure@" + self.key
 
     def _measure(self, backbone: Backbone, plan: ExitPlan, clocks: Mapping[str, int]
                  ) -> list[dict[str, Any]]:
@@ -174,7 +171,7 @@ class MeasuredHardware:
         return bool(row["latency_ms_spread"] > self.max_spread * row["latency_ms"])
 
     def _compose(self, skeleton: Skeleton, plan: ExitPlan, pieces: list[dict[str, Any]],
-                 clocks: Mapping[str, int]) -> SegmentCosts:
+                 dvfs: DvfsSetting) -> SegmentCosts:
         """A plan's segments from the pieces: a backbone segment is the sum of the backbone
         pieces of its blocks, an exit segment the exit piece at its position."""
         every = candidate_positions(skeleton.n_blocks, self.first_exit_block)
@@ -187,17 +184,15 @@ class MeasuredHardware:
             if i < len(plan.positions):
                 rows.append(("exit", i, [exits[plan.positions[i]]]))
         latency = np.array([sum(r["latency_ms"] for r in rs) for _, _, rs in rows])
-        missing = [r["energy_unavailable"] for r in pieces if r["energy_mj"] is None]
         provenance = {"latency_ms": MEASURED}
-        if missing:  # no sensor: the named model's energy, labelled so
-            modelled = self.model.segment_costs(skeleton, plan,
-                                                DvfsSetting.create(self.platform, clocks))
-            energy = np.asarray(modelled.energy_mj, dtype=float)
+        if any(r["energy_mj"] is None for r in pieces):  # no sensor: the model's, labelled so
+            energy = np.asarray(self.model.segment_costs(skeleton, plan, dvfs).energy_mj,
+                                dtype=float)
             provenance["energy_mj"] = (f"{self.platform.provenance('energy')} "
                                        f"({self.platform.name})")
         else:
             energy = np.array([sum(r["energy_mj"] for r in rs) for _, _, rs in rows])
             provenance["energy_mj"] = MEASURED
         return SegmentCosts(tuple(k for k, _, _ in rows), tuple(i for _, i, _ in rows),
-                            latency, energy, {d: np.asarray(hz) for d, hz in clocks.items()},
+                            latency, energy, {d: np.asarray(hz) for d, hz in dvfs.freq_hz},
                             self.platform.name, provenance)

@@ -70,9 +70,7 @@ class HadasEvaluators:
                             self.exits_root, self.device, self.progress,
                             inherited=self.inherited)
         s = self.cfg.search
-        tables = (self.hardware.dvfs_hz if isinstance(self.hardware, MeasuredHardware)
-                  else self.hardware.platform.dvfs_hz)  # a device may not set every clock
-        space = ExitDvfsSpace(art.positions, s.thresholds, tables,
+        space = ExitDvfsSpace(art.positions, s.thresholds, self.hardware.dvfs_hz,
                               self.cfg.exits.policy, s.min_exits, s.max_exits)
         evaluator = DynnEvaluator(self.supernet.space.skeleton(b), ExitSimulator(art.cache),
                                   self.hardware)

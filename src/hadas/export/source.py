@@ -15,7 +15,7 @@ from hadas.config import HadasConfig, config_from_dict
 from hadas.data import DataSplits, load_data
 from hadas.errors import ConfigError, HadasError
 from hadas.exits import ExitArtifacts, file_checksum, prepare_exits
-from hadas.model import load_supernet
+from hadas.model import Supernet, load_supernet
 from hadas.report import read_result
 from hadas.space import Backbone, ExitPlan
 from hadas.space.dynn import ArchiveEntry
@@ -52,10 +52,13 @@ class PickedDynn:
         return {d: round(hz) for d, hz in self.entry.dynn.dvfs_hz.items()}
 
 
-def pick_dynn(run_dir: str | Path, pick: int) -> PickedDynn:
-    """Entry `pick` (0-based) of the run's archive, checked; no torch work yet."""
+def pick_dynn(run_dir: str | Path, pick: int, result: dict[str, Any] | None = None
+              ) -> PickedDynn:
+    """Entry `pick` (0-based) of the run's archive, checked; no torch work yet. `result`: the
+    run's result.json when the caller has read it already."""
     run_dir = Path(run_dir)
-    result = read_result(run_dir)  # a clear error when missing or broken
+    if result is None:
+        result = read_result(run_dir)  # a clear error when missing or broken
     archive = result.get("archive") or []
     if not archive:
         raise ExportError(f"{run_dir / 'result.json'} has an empty archive: nothing to export")
@@ -75,12 +78,20 @@ def pick_dynn(run_dir: str | Path, pick: int) -> PickedDynn:
                       checkpoint, Path(result["supernet"]["exits_dir"]))
 
 
-def rebuild(picked: PickedDynn, device: torch.device,
-            progress: bool = False) -> tuple[ExitArtifacts, DataSplits]:
-    """The DyNN's multi-exit network and exit cache, as the run's evaluators built them."""
-    cfg = picked.cfg
-    supernet = load_supernet(cfg, picked.checkpoint, device)
-    data = load_data(cfg.data)
-    art = prepare_exits(cfg, supernet, file_checksum(picked.checkpoint), picked.backbone, data,
+Loaded = tuple[Supernet, str, DataSplits]  # the supernet, its checksum, the data
+
+
+def load_run(picked: PickedDynn, device: torch.device) -> Loaded:
+    """What every DyNN of the run is rebuilt from: its supernet (and checksum) and its data."""
+    return (load_supernet(picked.cfg, picked.checkpoint, device),
+            file_checksum(picked.checkpoint), load_data(picked.cfg.data))
+
+
+def rebuild(picked: PickedDynn, device: torch.device, progress: bool = False,
+            loaded: Loaded | None = None) -> tuple[ExitArtifacts, DataSplits]:
+    """The DyNN's multi-exit network and exit cache, as the run's evaluators built them
+    (`loaded`: `load_run` of the same run, when rebuilding several of its DyNNs)."""
+    supernet, supernet_id, data = loaded or load_run(picked, device)
+    art = prepare_exits(picked.cfg, supernet, supernet_id, picked.backbone, data,
                         picked.exits_dir, device, progress)
     return art, data

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from hadas.errors import ConfigError
 from hadas.exits import ExitArtifacts
 from hadas.export.pieces import split_network
 from hadas.export.program import build_program
-from hadas.export.source import pick_dynn, rebuild
+from hadas.export.source import Loaded, PickedDynn, load_run, pick_dynn, rebuild
 from hadas.export.verify import outcome, same_outcome, simulated
 from hadas.hardware.agent import RemoteHardware
 from hadas.hardware.clocks import DvfsSetting
@@ -57,37 +58,21 @@ def validate_run(run_dir: str | Path, device: torch.device, batch: int = 1,
     rows: list[dict[str, Any]] = []
     static_ms: dict[str, float] = {}
     networks: dict[str, tuple[ExitArtifacts, DataSplits]] = {}  # one rebuild per backbone
+    loaded: Loaded | None = None             # one supernet and data for the whole run
+    runner = Runner(device, batch, warmup, energy, remote)
     for pick in range(len(result["archive"])):
-        picked = pick_dynn(run_dir, pick)
+        picked = pick_dynn(run_dir, pick, result)
         if picked.plan.policy not in DEPLOYABLE:
             raise ConfigError("exits.policy", f"DyNN {pick} uses {picked.plan.policy!r}, which "
                               "needs the labels: it cannot run for real", DEPLOYABLE)
         key = picked.backbone.to_json()
         if key not in networks:
             say(f"rebuilding backbone {len(networks) + 1} (DyNN {pick})")
-            networks[key] = rebuild(picked, device)
+            loaded = loaded or load_run(picked, device)
+            networks[key] = rebuild(picked, device, loaded=loaded)
+            static_ms[key] = runner.run(*networks[key], picked, ExitPlan(()))["latency_ms"]
         art, data = networks[key]
-        split = data.split(picked.cfg.data.eval_split)
-
-        def timed(plan: ExitPlan) -> dict[str, Any]:
-            program = build_program(split_network(art.network, plan), plan,
-                                    _example(split, data, device), data.mean, data.std)
-            got = _measure(program, split, data, device, batch, warmup, energy,
-                           len(plan.positions))
-            if remote is not None:  # the board's segments, weighted by the real exit rates
-                skeleton = BackboneSpace(picked.cfg.supernet).skeleton(picked.backbone)
-                costs = remote.segment_costs(skeleton, plan, board_clocks(remote,
-                                                                          picked.dvfs_hz))
-                latency, energy_mj = expected_costs(costs, got["exit_rates"])
-                missing = costs.provenance["energy_mj"] != "measured"
-                got.update(latency_ms=float(latency),
-                           energy_mj=None if missing else float(energy_mj),
-                           energy_unavailable=costs.provenance["energy_mj"] if missing else None)
-            return got
-
-        if key not in static_ms:
-            static_ms[key] = timed(ExitPlan(()))["latency_ms"]
-        got = timed(picked.plan)
+        got = runner.run(art, data, picked, picked.plan)
         dynn = picked.entry.dynn
         rows.append({"pick": pick, "predicted_ms": dynn.latency_ms,
                      "predicted_mj": dynn.energy_mj, "provenance": dict(dynn.provenance),
@@ -107,6 +92,36 @@ def validate_run(run_dir: str | Path, device: torch.device, batch: int = 1,
     result["validation"] = validation
     write_atomic(run_dir / "result.json", lambda f: json.dump(result, f, indent=1), binary=False)
     return validation
+
+
+@dataclass(frozen=True)
+class Runner:
+    """How DyNNs run: device, batch, warmup batches, energy sensor, and the agent (if any)
+    whose board measures the segments instead."""
+
+    device: torch.device
+    batch: int
+    warmup: int
+    energy: Any
+    remote: RemoteHardware | None
+
+    def run(self, art: ExitArtifacts, data: DataSplits, picked: PickedDynn, plan: ExitPlan
+            ) -> dict[str, Any]:
+        """`plan` of the picked DyNN's backbone as its early-exit program, over the split."""
+        split = data.split(picked.cfg.data.eval_split)
+        program = build_program(split_network(art.network, plan), plan,
+                                _example(split, data, self.device), data.mean, data.std)
+        got = _measure(program, split, data, self.device, self.batch, self.warmup,
+                       self.energy, len(plan.positions))
+        if self.remote is not None:  # the board's segments, weighted by the real exit rates
+            skeleton = BackboneSpace(picked.cfg.supernet).skeleton(picked.backbone)
+            costs = self.remote.segment_costs(skeleton, plan,
+                                              board_clocks(self.remote, picked.dvfs_hz))
+            latency, energy_mj = expected_costs(costs, got["exit_rates"])
+            missing = costs.provenance["energy_mj"] != "measured"
+            got.update(latency_ms=float(latency), energy_mj=None if missing else float(energy_mj),
+                       energy_unavailable=costs.provenance["energy_mj"] if missing else None)
+        return got
 
 
 def board_clocks(remote: RemoteHardware, dvfs_hz: dict[str, int]) -> DvfsSetting:

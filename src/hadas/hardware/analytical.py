@@ -201,6 +201,12 @@ class HardwareModel:
         """Content key of `identity`."""
         return json_digest(self.identity)
 
+    @property
+    def dvfs_hz(self) -> Mapping[str, tuple[int, ...]]:
+        """The clocks a search may choose: every table entry of the platform (a measuring
+        backend offers only those its device can set)."""
+        return self.platform.dvfs_hz
+
     def table(self, skeleton: Skeleton, plan: ExitPlan) -> LayerTable:
         return layer_table(skeleton, plan, self.exit_channels, self.precision)
 

@@ -108,3 +108,26 @@ def dvfs_verdict_lines(breakdown: Sequence[dict[str, Any]]) -> list[str]:
         else:
             lines.append(f"{row['label']}: exits + DVFS does not beat exits alone; {v['reason']}")
     return lines
+
+
+def validation_figures(v: dict[str, Any]) -> dict[str, str]:
+    """The front's figures from `hadas validate` (result.json `validation`), labelled, for the
+    command line and the report alike."""
+    tau = "n/a" if v["latency_kendall_tau"] is None else f"{v['latency_kendall_tau']:.3f}"
+    static = ("" if v.get("static_latency_mape_pct") is None
+              else f" (the static backbones alone: MAPE {v['static_latency_mape_pct']:.1f} %)")
+    return {
+        "DyNNs run for real": f"{v['n_dynns']} on {v['device']}, batch {v['batch']} "
+                              "(early-exit programs over the evaluation split)",
+        "predicted latencies were": ", ".join(v["latency_provenance"]),
+        "latency, measured against predicted": f"MAPE {v['latency_mape_pct']:.1f} %, Kendall "
+                                               f"tau {tau}{static}",
+        "still non-dominated once measured": f"{v['nondominated_measured']} of {v['n_dynns']}",
+        "measured speed-up of the exits over the static backbone":
+            f"median {v['speedup_median']:.2f}x (min {v['speedup_min']:.2f}x, max "
+            f"{v['speedup_max']:.2f}x)",
+        "energy": "measured" if v["energy_measured"] else
+                  f"not measured ({v['energy_unavailable']})",
+        "programs reproduce the run's top-1 and exit rates":
+            "yes" if v["all_reproduce_run"] else "NO"}
+

@@ -7,7 +7,7 @@ from typing import Any
 
 from hadas.atomic import write_atomic
 from hadas.report import html
-from hadas.report.compare import dvfs_verdict_lines, energy_gain
+from hadas.report.compare import dvfs_verdict_lines, energy_gain, validation_figures
 from hadas.report.plots import breakdown_plot, front_plot, hypervolume_plot, validation_plot
 from hadas.report.run import RunData, load_run
 from hadas.versions import package_versions
@@ -77,32 +77,13 @@ def validation_section(v: dict[str, Any] | None) -> list[str]:
     """Predicted against measured (`hadas validate`), when the run has been validated."""
     if not v:
         return []
-    tau = "n/a" if v["latency_kendall_tau"] is None else f"{v['latency_kendall_tau']:.3f}"
-    energy = ("measured" if v["energy_measured"]
-              else f"not measured: {v['energy_unavailable']}")
-    figures = {
-        "DyNNs run for real": f"{v['n_dynns']} on {v['device']}, batch {v['batch']} "
-                              "(early-exit programs over the evaluation split)",
-        "predicted latencies were": ", ".join(v["latency_provenance"]),
-        "latency MAPE, measured vs predicted": f"{v['latency_mape_pct']:.1f} %",
-        "latency Kendall tau": tau,
-        "latency MAPE of the static backbones alone":
-            "n/a" if v.get("static_latency_mape_pct") is None
-            else f"{v['static_latency_mape_pct']:.1f} %",
-        "non-dominated once measured": f"{v['nondominated_measured']} of {v['n_dynns']}",
-        "measured speed-up of the exits over the static backbone":
-            f"median {v['speedup_median']:.2f}x (min {v['speedup_min']:.2f}x, max "
-            f"{v['speedup_max']:.2f}x)",
-        "energy": energy,
-        "programs reproduce the run's top-1 and exit rates":
-            "yes" if v["all_reproduce_run"] else "no"}
     rows = [[html.cell(r["pick"]), html.cell(f"{r['predicted_ms']:.3f}"),
              html.cell(f"{r['measured_ms']:.3f}"), html.cell(f"{r['static_ms']:.3f}"),
              html.cell(f"{r['speedup']:.2f}x"), html.cell(f"{r['top1']:.2f}"),
              html.cell("yes" if r["nondominated_measured"] else "no")] for r in v["dynns"]]
     return ["<h2 id=validation-section>Predicted against measured (hadas validate)</h2>",
             '<img id=validation src="validation.svg" alt="predicted against measured latency">',
-            html.key_values(figures),
+            html.key_values(validation_figures(v)),
             html.table(("ID", "predicted ms", "measured ms", "static backbone ms", "speed-up",
                         "top-1 %", "non-dominated once measured"), rows, "validation")]
 

@@ -12,6 +12,7 @@ once (above: an immediate 503 with a JSON body, then close), and every malformed
 """
 from __future__ import annotations
 
+import contextlib
 import hmac
 import io
 import ipaddress
@@ -161,21 +162,17 @@ class AgentServer(ThreadingHTTPServer):
                            "retry later"}).encode()
         head = (f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
                 f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n")
-        try:
+        with contextlib.suppress(OSError):  # a client that is gone needs no answer
             request.setblocking(False)
             request.send(head.encode() + body)
-        except OSError:
-            pass
         self.limits.log(f"{client_address[0]} refused: {n} connections open")
         self.shutdown_request(request)
 
     def shutdown_request(self, request: Any) -> None:
-        try:
+        with contextlib.suppress(OSError):  # already closed by the client: nothing to drain
             request.shutdown(socket.SHUT_WR)  # the answer leaves, followed by a FIN
             request.setblocking(False)
             request.recv(65536)  # unread bytes would turn the close into a reset, losing it
-        except OSError:
-            pass
         self.close_request(request)
 
 
