@@ -158,8 +158,12 @@ def tiny_bank(tiny_cfg, tmp_path_factory):
 
 
 def test_real_early_exit_inference_equals_the_simulator_sample_by_sample(tiny_bank):
-    from hadas.data import TensorLoader
-    cfg, _, data, _, art = tiny_bank
+    assert_inference_matches_simulator(tiny_bank[4], tiny_bank[2])
+
+
+def assert_inference_matches_simulator(art, data) -> None:
+    """Real early-exit inference of a bank's network takes, sample by sample, the exits and
+    predictions that the simulator takes from its exit cache, for every deployable policy."""
     x = torch.cat([b for b, _ in TensorLoader(data.split("test"), 128, mean=data.mean,
                                               std=data.std)])
     cache, sim = art.cache, ExitSimulator(art.cache)
@@ -170,7 +174,7 @@ def test_real_early_exit_inference_equals_the_simulator_sample_by_sample(tiny_ba
         if not policy.deployable or scores is None:  # oracle: a bound; confidence: no branch
             continue
         q = 0.6 if policy.leaves_above else 0.4  # about 40 % leave at each exit
-        for chosen in ((pos[0], pos[3], pos[-2]), pos[1::2], pos):
+        for chosen in dict.fromkeys([tuple(sorted({pos[0], pos[3], pos[-2]})), pos[1::2], pos]):
             rows = [cache.row(p) for p in chosen]
             plans.append(ExitPlan(chosen, policy.name, float(np.quantile(scores[rows], q))))
             per_exit = tuple(float(np.quantile(scores[r], q)) for r in rows)

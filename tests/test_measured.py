@@ -143,3 +143,27 @@ def test_an_exit_piece_is_timed_with_the_decision_the_program_takes(tiny_cfg):
     exit_piece.threshold = 2.0  # none can
     leavers, rest = exit_piece(h)
     assert leavers.shape == (0,) and torch.equal(rest, h)
+
+
+def test_progress_says_what_was_measured_reused_and_at_most_what_is_left(tiny_cfg):
+    from hadas.api.searching import measured_progress
+    from hadas.config import EngineConfig
+    device = CountingDevice(tiny_cfg)
+    gpu = (114750000, 318750000, 522750000)
+    hw = _measured(tiny_cfg, device, settable={"gpu": gpu})
+    lines: list[str] = []
+    done = [0]
+    ooe = EngineConfig(population=6, generations=3, n_crossover=4, n_mutation=4)
+    say = measured_progress(hw, lines.append, ooe, lambda: done[0])
+    assert "cpu, emc cannot be set" in lines[0]  # the clocks it cannot set, said first
+    skeleton = BackboneSpace(tiny_cfg.supernet).skeleton(BackboneSpace(tiny_cfg.supernet)
+                                                         .largest())
+    hw.costs_grid(skeleton, ExitPlan(()))
+    done[0] = 1
+    say("generation 1/3")
+    # 2 generations left, each at most max(6, 4 + 4) new backbones x 3 GPU clocks
+    assert lines[-1].endswith("3 new, 0 reused from the run database, at most 48 left, "
+                              "0 noisy pieces")
+    done[0] = 3
+    say("generation 3/3")
+    assert "at most 0 left" in lines[-1]

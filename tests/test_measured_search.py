@@ -44,6 +44,8 @@ def _finish(proc: subprocess.Popen) -> tuple[int, int]:
     assert proc.returncode == 0, err
     counts = NEW.findall(out)
     assert counts, out
+    last = [line for line in out.splitlines() if "measurements here" in line][-1]
+    assert "at most 0 left" in last  # the last generation is done
     return int(counts[-1][0]), int(counts[-1][1])
 
 

@@ -95,6 +95,10 @@ class EvalConfig:
     batch_size: int = _f(256, min=1, max=MAX_BATCH)
 
 
+EXIT_TRAINING = ("per-backbone", "shared")  # README "Shared exit heads"
+SHARED_SAMPLING = ("uniform", "sandwich")
+
+
 @dataclass(frozen=True)
 class ExitsConfig:
     """Early exits: head shape, candidate positions, training recipe (HADAS defaults), policy."""
@@ -114,6 +118,22 @@ class ExitsConfig:
     distill_temperature: float = _f(1.0, min=0.01)
     policy: str = _f("max_softmax", choices=POLICIES.names())
     threshold: float = _f(0.8, min=0.0)
+    # per-backbone: each backbone trains its own heads (HADAS); shared: one bank of heads for
+    # the whole supernet, trained once, inherited by every backbone (BN re-estimated)
+    training: str = _f("per-backbone", choices=EXIT_TRAINING)
+    # shared: per step one uniformly drawn sub-network, or the sandwich (largest, smallest and
+    # train.num_random_subnets random ones)
+    shared_sampling: str = _f("uniform", choices=SHARED_SAMPLING)
+    finetune_epochs: int = _f(0, min=0, max=BIG)  # shared: per-backbone fine-tune of inherited heads
+
+    def recipe(self) -> dict[str, Any]:
+        """What trained heads depend on: every field but the inference-time policy and
+        threshold, and the shared-only fields when training is per-backbone (so adding them
+        kept the keys of per-backbone banks)."""
+        shared_only = ("training", "shared_sampling", "finetune_epochs")
+        return {k: v for k, v in dataclasses.asdict(self).items()
+                if k not in ("policy", "threshold")
+                and (self.training == "shared" or k not in shared_only)}
 
 
 @dataclass(frozen=True)
@@ -253,6 +273,10 @@ def config_from_dict(data: Any, source: str | None = None) -> HadasConfig:
     if fixed and data_cfg.n_classes not in (None, fixed):
         raise ConfigError("data.n_classes", f"{data_cfg.dataset} has {fixed} classes, "
                           f"got {data_cfg.n_classes}", [fixed])
+    exits: ExitsConfig = sections["exits"]
+    if exits.training == "per-backbone" and exits.finetune_epochs:
+        raise ConfigError("exits.finetune_epochs", "fine-tunes inherited heads: it needs "
+                          "exits.training shared", ["shared"])
     search: SearchConfig = sections["search"]
     if search.hardware == "remote":
         for key in ("agent_url", "agent_token_file"):

@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import functools
 import json
+import math
 import platform as platform_module
 import time
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from typing import IO, Any
 from hadas.api.supernet import configure, default_supernet_dir, train_supernet
 from hadas.atomic import write_atomic
 from hadas.api.board import measured_hardware, remote_hardware
-from hadas.config import MAX_SEED, HadasConfig, config_from_dict
+from hadas.config import MAX_SEED, EngineConfig, HadasConfig, config_from_dict
 from hadas.errors import ConfigError, HadasError
 from hadas.executors import EXECUTORS, create_executor
 from hadas.evaluation.measured import MeasuredHardware
@@ -96,14 +97,17 @@ def _search(cfg: HadasConfig, base: HadasConfig, run_dir: Path, mode: str,
     build = functools.partial(build_evaluators, cfg, str(checkpoint), cfg.search.platform,
                               str(supernet_dir / "exits"), device=device, measured=measured)
     evaluators = build(progress=progress and executor == "serial")
+    engines: list[BilevelSearch] = []  # the engine, once built: its generations done
     if isinstance(evaluators.hardware, MeasuredHardware):
-        say = measured_progress(evaluators.hardware, say)
+        say = measured_progress(evaluators.hardware, say, cfg.search.ooe,
+                                lambda: len(engines[0].progress) if engines else 0)
     pool = create_executor(executor, build, evaluators, address, workers, local_gpus(device))
     t0 = time.perf_counter()
     with RunDatabase(run_dir) as db, contextlib.closing(pool):
         db.open_run(mode, cfg.fingerprint, cfg.seed,
                     {"config": cfg.to_dict(), "mode": mode, "backbones": backbones})
         engine = BilevelSearch(cfg, evaluators, db, mode, say, pool)
+        engines.append(engine)
         search_mode = SEARCH_MODES.get(mode)
         given = (ioe_backbones if search_mode.takes_backbones
                  else attentivenas_backbones(engine.space) or [])
@@ -126,17 +130,24 @@ def _search(cfg: HadasConfig, base: HadasConfig, run_dir: Path, mode: str,
     return result, run_dir
 
 
-def measured_progress(hardware: MeasuredHardware, say: Callable[[str], None]
+def measured_progress(hardware: MeasuredHardware, say: Callable[[str], None],
+                      ooe: EngineConfig, generations_done: Callable[[], int]
                       ) -> Callable[[str], None]:
     """`say`, with what the measured backend of this process has measured and reused (the
-    workers of a process or Ray executor count their own) and the clocks it cannot set."""
+    workers of a process or Ray executor count their own), at most how many measurements the
+    outer engine's remaining generations can still need (each brings at most
+    max(population, n_crossover + n_mutation) new backbones, each measured once per clock
+    point), and the clocks it cannot set."""
     if hardware.clocks_note:
         say(f"hardware: {hardware.clocks_note}")
+    points = math.prod(len(hardware.dvfs_hz[d]) for d in hardware.platform.domains)
+    per_generation = max(ooe.population, ooe.n_crossover + ooe.n_mutation) * points
 
     def say_with_counts(line: str) -> None:
         c = hardware.counts
+        left = max(0, ooe.generations - generations_done()) * per_generation
         say(f"{line}; measurements here: {c['measured']} new, {c['reused']} reused from the "
-            f"run database, {c['noisy']} noisy pieces")
+            f"run database, at most {left} left, {c['noisy']} noisy pieces")
     return say_with_counts
 
 

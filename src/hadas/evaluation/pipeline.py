@@ -46,9 +46,10 @@ class HadasEvaluators:
         s = cfg.search
         self.fingerprints = {
             "backbone": "backbone@" + json_digest(common),
-            "ioe": "ioe@" + json_digest({**common, "exits": asdict(cfg.exits), "ioe": asdict(s.ioe),
-                                     "thresholds": s.thresholds, "min_exits": s.min_exits,
-                                     "max_exits": s.max_exits}),
+            "ioe": "ioe@" + json_digest({**common, "exits": {  # the same digest as before
+                **cfg.exits.recipe(), "policy": cfg.exits.policy,
+                "threshold": cfg.exits.threshold}, "ioe": asdict(s.ioe),
+                "thresholds": s.thresholds, "min_exits": s.min_exits, "max_exits": s.max_exits}),
         }
 
     def backbone(self, b: Backbone) -> dict:

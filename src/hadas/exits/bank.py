@@ -23,6 +23,7 @@ from hadas.data import DataSplits, TensorLoader
 from hadas.exits.cache import ExitCache, build_exit_cache
 from hadas.exits.heads import build_heads
 from hadas.exits.network import MultiExitNetwork
+from hadas.exits.shared import shared_bank, shared_bank_key
 from hadas.exits.training import train_exits
 from hadas.errors import CorruptFileError
 from hadas.model import Supernet, read_stored_checkpoint, save_atomic
@@ -53,9 +54,9 @@ def exit_bank_key(cfg: HadasConfig, backbone: Backbone, supernet_id: str) -> str
     """Content key: backbone, supernet weights, data split, BN re-estimation, exit recipe, seed."""
     parts = {"backbone": backbone.to_dict(), "supernet": supernet_id,
              "data": dataclasses.asdict(cfg.data), "evaluation": dataclasses.asdict(cfg.evaluation),
-             "exits": {k: v for k, v in dataclasses.asdict(cfg.exits).items()
-                       if k not in ("policy", "threshold")},  # inference-time choices
-             "seed": cfg.seed}
+             "exits": cfg.exits.recipe(), "seed": cfg.seed}
+    if cfg.exits.training == "shared":  # the heads it inherits
+        parts["shared_bank"] = shared_bank_key(cfg, supernet_id)
     return json_digest(parts, 20)
 
 
@@ -101,11 +102,19 @@ def prepare_exits(cfg: HadasConfig, supernet: Supernet, supernet_id: str, backbo
         history = stored["history"]
     else:
         backbone_net = inherit_backbone(backbone)
-        heads = new_heads()
-        net = MultiExitNetwork(backbone_net, heads)
         t0 = time.perf_counter()
-        history = train_exits(net, data, cfg.exits, folder / "training.pt", device, cfg.seed,
-                              augment=cfg.data.augment, progress=progress, world=world)
+        if cfg.exits.training == "shared":
+            bank = shared_bank(cfg, supernet, supernet_id, data, root, device, progress, world)
+            heads = bank.for_backbone(sk, positions).to(  # type: ignore[call-overload]
+                device, memory_format=torch.channels_last)
+            recipe = dataclasses.replace(cfg.exits, epochs=cfg.exits.finetune_epochs,
+                                         warmup_epochs=0)
+        else:
+            heads, recipe = new_heads(), cfg.exits
+        net = MultiExitNetwork(backbone_net, heads)
+        history = train_exits(net, data, recipe, folder / "training.pt", device, cfg.seed,
+                              augment=cfg.data.augment, progress=progress,
+                              world=world) if recipe.epochs else []
         bn_batches = bn_loader(data, cfg.evaluation, device, cfg.seed)
         reestimate_bn(heads, bn_batches, cfg.evaluation.bn_calibration_batches,
                        forward=lambda x: net.heads_forward(net.backbone_features(x)[0]))
@@ -141,6 +150,7 @@ def prepare_exits(cfg: HadasConfig, supernet: Supernet, supernet_id: str, backbo
         meta = {"key": key, "backbone": backbone.to_dict(), "supernet": supernet_id,
                 "positions": list(positions), "eval_split": cfg.data.eval_split,
                 "n_eval": cache.n_samples, "exit_channels": cfg.exits.exit_channels,
+                "training": cfg.exits.training,
                 "accuracy": [round(float(a), 3) for a in cache.accuracy()]}
         if trained_now:
             meta["train_seconds"] = round(train_seconds, 2)

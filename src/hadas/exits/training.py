@@ -1,4 +1,6 @@
 """Exit training, once per backbone: every candidate head at once, backbone frozen.
+(`train_heads` is the recipe's loop; `hadas.exits.shared` runs it for a bank of heads shared
+by the whole supernet.)
 
 One backbone forward per batch feeds every head. Loss per head: cross-entropy with the label
 plus distillation from the final classifier (KL at temperature T, scaled by T^2), averaged over
@@ -17,8 +19,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 from tqdm import tqdm
 
 from hadas.config import ExitsConfig
@@ -37,21 +41,32 @@ def exit_lr(step: int, total_steps: int, warmup_steps: int, cfg: ExitsConfig) ->
     return cfg.base_lr * max(0.0, 1.0 - (step - warmup_steps) / max(1, total_steps - warmup_steps))
 
 
+def head_losses(logits: list[torch.Tensor], confidence: list[torch.Tensor | None],
+                y: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Mean over heads of cross-entropy + T^2 x KL to the teacher's log-probabilities at
+    temperature T (+ the confidence branch's binary cross-entropy against correctness)."""
+    total = y.new_zeros((), dtype=torch.float32)
+    for lg, conf in zip(logits, confidence):
+        student = F.log_softmax(lg / temperature, dim=1)
+        kd = F.kl_div(student, teacher, log_target=True, reduction="batchmean")
+        total = total + F.cross_entropy(lg, y) + temperature ** 2 * kd
+        if conf is not None:
+            right = (lg.argmax(1) == y).float()
+            total = total + F.binary_cross_entropy(conf, right)
+    return total / len(logits)
+
+
 def exit_loss(net: MultiExitNetwork, x: torch.Tensor, y: torch.Tensor,
               temperature: float) -> torch.Tensor:
     with torch.no_grad():
         feats, final = net.backbone_features(x)
         teacher = F.log_softmax(final.float() / temperature, dim=1)
     out = net.heads_forward(feats)
-    total = x.new_zeros(())
-    for logits, conf in zip(out.logits, out.confidence):
-        student = F.log_softmax(logits / temperature, dim=1)
-        kd = F.kl_div(student, teacher, log_target=True, reduction="batchmean")
-        total = total + F.cross_entropy(logits, y) + temperature ** 2 * kd
-        if conf is not None:
-            right = (logits.argmax(1) == y).float()
-            total = total + F.binary_cross_entropy(conf, right)
-    return total / len(out.logits)
+    return head_losses(out.logits, out.confidence, y, teacher, temperature)
+
+
+# loss of one batch (x, y); the generator is the epoch's, seeded by (seed, epoch)
+BatchLoss = Callable[[torch.Tensor, torch.Tensor, np.random.Generator], torch.Tensor]
 
 
 def train_exits(net: MultiExitNetwork, data: DataSplits, cfg: ExitsConfig, checkpoint: Path,
@@ -62,9 +77,21 @@ def train_exits(net: MultiExitNetwork, data: DataSplits, cfg: ExitsConfig, check
     """Train the heads of `net` (backbone frozen); resumes from `checkpoint` if it holds a
     partial run, and writes it atomically after every epoch (rank 0). Returns the per-epoch
     history."""
-    world.shard_size(cfg.batch_size, "exits.batch_size")  # divisible, or a clear error
     net.backbone.eval().requires_grad_(False)
-    heads = net.heads
+    return train_heads(net.heads, lambda x, y, _: exit_loss(net, x, y, cfg.distill_temperature),
+                       data, cfg, checkpoint, device, seed, augment, progress, on_epoch, world)
+
+
+def train_heads(heads: nn.Module, batch_loss: BatchLoss, data: DataSplits, cfg: ExitsConfig,
+                checkpoint: Path, device: torch.device, seed: int = 0, augment: bool = True,
+                progress: bool = True,
+                on_epoch: Callable[[int, float], None] | None = None,
+                world: World = SINGLE, passes: int = 1, desc: str = "exits"
+                ) -> list[dict[str, float]]:
+    """The exit recipe on `heads`, each batch's loss from `batch_loss`; resumable from
+    `checkpoint` (written atomically after every epoch by rank 0). `passes`: sub-networks
+    each batch goes through (history's `images` counts image passes)."""
+    world.shard_size(cfg.batch_size, "exits.batch_size")  # divisible, or a clear error
     decay = [p for p in heads.parameters() if p.dim() > 1]
     other = [p for p in heads.parameters() if p.dim() <= 1]
     opt = torch.optim.SGD([{"params": decay, "weight_decay": cfg.weight_decay},
@@ -89,16 +116,16 @@ def train_exits(net: MultiExitNetwork, data: DataSplits, cfg: ExitsConfig, check
     for epoch in range(start, cfg.epochs):
         loader.set_epoch(epoch)
         torch.manual_seed(world.rank_seed(seed * 100_003 + epoch))
+        rng = np.random.default_rng([seed, epoch])  # the same draws on every rank
         heads.train()
         t0, loss_sum, seen = time.perf_counter(), 0.0, 0
-        bar = tqdm(loader, desc=f"exits epoch {epoch + 1}/{cfg.epochs}",
+        bar = tqdm(loader, desc=f"{desc} epoch {epoch + 1}/{cfg.epochs}",
                    disable=not (progress and world.main), leave=False, unit="batch")
         for i, (x, y) in enumerate(bar):
             lr = exit_lr(epoch * steps + i, cfg.epochs * steps, cfg.warmup_epochs * steps, cfg)
             for g in opt.param_groups:
                 g["lr"] = lr
-            loss = exit_loss(net, x.contiguous(memory_format=torch.channels_last), y,
-                             cfg.distill_temperature)
+            loss = batch_loss(x.contiguous(memory_format=torch.channels_last), y, rng)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             world.average_gradients(heads.parameters())
@@ -112,7 +139,7 @@ def train_exits(net: MultiExitNetwork, data: DataSplits, cfg: ExitsConfig, check
         world.average_buffers(heads)
         loss_sum, images = world.sum([loss_sum, seen], device)
         history.append({"epoch": epoch + 1, "loss": loss_sum / max(images, 1),
-                        "seconds": time.perf_counter() - t0})
+                        "seconds": time.perf_counter() - t0, "images": images * passes})
         if world.main:
             save_atomic({"epoch": epoch + 1, "heads": heads.state_dict(),
                          "optimizer": opt.state_dict(), "history": history}, checkpoint)

@@ -135,17 +135,24 @@ class Supernet(nn.Module):
     def forward(self, x: torch.Tensor, regularize: bool = False) -> torch.Tensor:
         """Logits of the active sub-network. `regularize` (in training mode only): dropout before
         the classifier and drop-connect, as for the largest sub-network of a sandwich step."""
+        return self.forward_blocks(x, regularize)[1]
+
+    def forward_blocks(self, x: torch.Tensor, regularize: bool = False
+                       ) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """`forward`, also returning every active block's output (sub-network order)."""
         sk = self.active
         on = regularize and self.training
         rates = self.drop_connect_rates(sk) if on else {}
         x = self.stem(resize_input(x, sk.backbone.resolution), sk.stem_channels,
                       stride=self.spec.first_conv.stride)
+        outputs = []
         for b in sk.blocks:
             x = self.blocks[b.supernet_index](x, b, rates.get(b.supernet_index, 0.0))
+            outputs.append(x)
         x = self.head(x, sk.head_channels, sk.feature_channels)
         if on and self.dropout_rate > 0.0:
             x = F.dropout(x, self.dropout_rate, training=True)
-        return self.classifier(x)
+        return outputs, self.classifier(x)
 
     def extract(self, backbone: Backbone | None = None) -> SubNetwork:
         """A static copy of a sub-network (default: the active one) with inherited weights."""

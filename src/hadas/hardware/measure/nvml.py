@@ -33,7 +33,7 @@ def open_nvml(index: int = 0) -> NvmlCounter | Unavailable:
     try:
         import pynvml
     except ImportError:
-        return Unavailable("nvml: pynvml is not installed (pip install nvidia-ml-py)")
+        return Unavailable("nvml: pynvml is not installed (pip install nvidia-ml-py, or hadas[gpu])")
     try:
         pynvml.nvmlInit()
     except Exception as exc:  # NVMLError subclasses: no driver, no library
