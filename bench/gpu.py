@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib
 import platform
 import statistics
 import sys
@@ -378,7 +377,9 @@ def backbone_eval(b: Bench) -> None:
 
 def exit_training(b: Bench) -> None:
     """Exit training throughput: per backbone (train_exits) and shared (hadas.exits.shared)."""
+    from hadas.config import SHARED_SAMPLING
     from hadas.exits import MultiExitNetwork, build_heads, train_exits
+    from hadas.exits.shared import SharedExitHeads, train_shared_exits
     from hadas.space import candidate_positions
 
     base = cifar_config()
@@ -421,29 +422,22 @@ def exit_training(b: Bench) -> None:
            f"h per backbone ({HADAS_EXIT_EPOCHS} epochs x {CIFAR_TRAIN_IMAGES:,})",
            f"h for {HADAS_BACKBONES} backbones"], rows)
 
-    try:
-        shared = importlib.import_module("hadas.exits.shared")
-    except ImportError as exc:
-        print(f"\nshared exit training: unavailable (hadas.exits.shared: {exc})")
-        raise
-    # the config's sampling first; the other one too where the config has the choice
-    current = getattr(ec, "shared_sampling", None)
-    samplings = [current] + [s for s in ("uniform", "sandwich") if s != current] \
-        if current is not None else [None]
+    # the config's sampling first, then the other
+    samplings = [ec.shared_sampling] + [s for s in SHARED_SAMPLING if s != ec.shared_sampling]
     rows = []
     for sampling in samplings:
-        ecs = ec if sampling is None else replace(ec, shared_sampling=sampling)
-        heads_s = shared.SharedExitHeads(supernet.spec, ecs.first_exit_block, ecs.exit_channels,
-                                         confidence=ecs.confidence_head).to(b.device)
-        history = shared.train_shared_exits(supernet, heads_s, data, ecs,
+        ecs = replace(ec, shared_sampling=sampling)
+        heads_s = SharedExitHeads(supernet.spec, ecs.first_exit_block, ecs.exit_channels,
+                                  confidence=ecs.confidence_head).to(b.device)
+        history = train_shared_exits(supernet, heads_s, data, ecs,
                                             b.tmp / f"exits-shared-{sampling}.pt", b.device,
                                             seed=cfg.seed, augment=augment, progress=False)
         last = history[-1]
         data_rate = n_train / last["seconds"]           # training images per second
         subnet_rate = last["images"] / last["seconds"]  # x sub-networks trained per step
         shared_h = hours(HADAS_EXIT_EPOCHS * CIFAR_TRAIN_IMAGES, data_rate)
-        label = "(config)" if sampling == current else ""
-        rows.append([f"{sampling or 'default'} {label}".strip(), num(last["images"] / n_train),
+        label = " (config)" if sampling == ec.shared_sampling else ""
+        rows.append([f"{sampling}{label}", num(last["images"] / n_train),
                      num(data_rate), num(subnet_rate), num(shared_h), num(total_h),
                      f"{num(total_h / shared_h)}x"])
         del heads_s

@@ -161,7 +161,8 @@ def search_table(cfg: HadasConfig, checkpoint: Path, seeds: list[int],
     diff = [b["hv"] - a["hv"] for a, b in zip(rows["per-backbone"], rows[shared])]
     print(f"\nwall-time ratio per-backbone / shared, seed by seed: mean {statistics.mean(speed):.2f}x "
           f"(min {min(speed):.2f}x, max {max(speed):.2f}x); hypervolume shared minus "
-          f"per-backbone: mean {statistics.mean(diff):+.4f} {bootstrap_mean(diff)}, "
+          f"per-backbone, mean [95 % CI]: {bootstrap_mean(diff)}, shared higher on "
+          f"{sum(d > 0 for d in diff)} of {len(diff)} seeds, "
           f"per-backbone seed spread (sd) {statistics.pstdev(x['hv'] for x in rows['per-backbone']):.4f}")
 
 
