@@ -9,7 +9,9 @@
 2. `hadas search` on the embedded default with per-backbone heads and with a shared bank of
    `--shared-epochs` epochs, every exit bank trained inside the measured run (fresh exits
    folder), over the same seeds as the modes table: wall time, time spent training exits,
-   and the final hypervolume (mean, 95 % bootstrap interval, paired differences).
+   and the final hypervolume (mean, 95 % bootstrap interval, paired differences). Also the
+   shared search again with its bank stored (the bank belongs to the supernet: a later search
+   of any seed or mode finds it), everything else trained inside the run.
 
     .venv/bin/python bench/shared_exits.py [--config configs/tiny-digits.yaml] [--seeds 0-7]
         [--backbones 10] [--shared-epochs 20] [--skip-search]
@@ -125,45 +127,66 @@ def accuracy_table(cfg: HadasConfig, checkpoint: Path, n_random: int, root: Path
               f"{seconds[v] / len(backbones):.2f} |")
 
 
+def one_search(cfg: HadasConfig, checkpoint: Path, seed: int, keep_bank: Path | None = None,
+               stored_bank: Path | None = None) -> dict[str, float]:
+    """A search in a fresh folder (every exit bank trained inside it), except `stored_bank`,
+    a shared bank folder copied in first; `keep_bank`: the folder to copy the run's shared
+    bank into."""
+    with tempfile.TemporaryDirectory() as tmp:
+        supernet_dir = Path(tmp) / "supernet"
+        supernet_dir.mkdir()
+        shutil.copy(checkpoint, supernet_dir / "supernet.pt")
+        if stored_bank is not None:
+            shutil.copytree(stored_bank, supernet_dir / "exits" / stored_bank.name)
+        t0 = time.perf_counter()
+        result, _ = api.search(cfg, Path(tmp) / "run", seed=seed, device="cpu", progress=False,
+                               say=lambda line: None, supernet_dir=supernet_dir)
+        wall = time.perf_counter() - t0
+        if keep_bank is not None:  # the bank folder, its name (shared-<key>) kept
+            bank = next((supernet_dir / "exits").glob("shared-*"))
+            shutil.rmtree(keep_bank / bank.name, ignore_errors=True)
+            shutil.copytree(bank, keep_bank / bank.name)
+    return {"wall": wall, "exits": result.stats.seconds["exit_training"],
+            "hv": result.hypervolume[-1], "ioes": result.stats.computed["ioe"]}
+
+
 def search_table(cfg: HadasConfig, checkpoint: Path, seeds: list[int],
                  shared_epochs: int) -> None:
-    table = variants(cfg, shared_epochs)
     shared = f"shared {shared_epochs} ep"
-    rows: dict[str, list[dict[str, float]]] = {v: [] for v in ("per-backbone", shared)}
-    for seed in seeds:
-        for v in rows:
-            vcfg = with_exits(cfg, **table[v])
-            with tempfile.TemporaryDirectory() as tmp:
-                supernet_dir = Path(tmp) / "supernet"
-                supernet_dir.mkdir()
-                shutil.copy(checkpoint, supernet_dir / "supernet.pt")
-                t0 = time.perf_counter()
-                result, _ = api.search(vcfg, Path(tmp) / "run", seed=seed, device="cpu",
-                                       progress=False, say=lambda line: None,
-                                       supernet_dir=supernet_dir)
-                wall = time.perf_counter() - t0
-            row = {"wall": wall, "exits": result.stats.seconds["exit_training"],
-                   "hv": result.hypervolume[-1], "ioes": result.stats.computed["ioe"]}
-            rows[v].append(row)
-            print(f"seed {seed} {v:>12}: {wall:.1f} s wall, {row['exits']:.1f} s exit "
-                  f"training ({row['ioes']} IOEs), hypervolume {row['hv']:.4f}", flush=True)
+    stored = f"{shared}, bank stored"
+    shared_cfg = with_exits(cfg, **variants(cfg, shared_epochs)[shared])
+    rows: dict[str, list[dict[str, float]]] = {v: [] for v in ("per-backbone", shared, stored)}
+    with tempfile.TemporaryDirectory() as keep:
+        for seed in seeds:
+            rows["per-backbone"].append(one_search(cfg, checkpoint, seed))
+            rows[shared].append(one_search(shared_cfg, checkpoint, seed, keep_bank=Path(keep)))
+            # a later search on the same supernet (another seed or mode) finds the bank stored
+            bank = next(Path(keep).glob("shared-*"))
+            rows[stored].append(one_search(shared_cfg, checkpoint, seed, stored_bank=bank))
+            for v in rows:
+                row = rows[v][-1]
+                print(f"seed {seed} {v:>12}: {row['wall']:.1f} s wall, {row['exits']:.1f} s "
+                      f"exit training ({row['ioes']} IOEs), hypervolume {row['hv']:.4f}",
+                      flush=True)
     print(f"\n`hadas search`, {cfg.name}, seeds {seeds}, every exit bank trained inside the "
-          "run; intervals: 95 % percentile bootstrap of the mean over seeds\n")
+          f"run (\"bank stored\": but the shared bank, as a later search on the same supernet "
+          "finds it); intervals: 95 % percentile bootstrap of the mean over seeds\n")
     print("| exit heads | wall s, mean | exit training s, mean | final hypervolume, mean "
           "[95 % CI] | hypervolume, min-max over seeds |\n|---|---|---|---|---|")
-    for v in rows:
-        r = rows[v]
+    for v, r in rows.items():
         hv = [x["hv"] for x in r]
         print(f"| {v} | {statistics.mean(x['wall'] for x in r):.1f} | "
               f"{statistics.mean(x['exits'] for x in r):.1f} | {bootstrap_mean(hv)} | "
               f"{min(hv):.4f}-{max(hv):.4f} |")
-    speed = [a["wall"] / b["wall"] for a, b in zip(rows["per-backbone"], rows[shared])]
-    diff = [b["hv"] - a["hv"] for a, b in zip(rows["per-backbone"], rows[shared])]
-    print(f"\nwall-time ratio per-backbone / shared, seed by seed: mean {statistics.mean(speed):.2f}x "
-          f"(min {min(speed):.2f}x, max {max(speed):.2f}x); hypervolume shared minus "
-          f"per-backbone, mean [95 % CI]: {bootstrap_mean(diff)}, shared higher on "
-          f"{sum(d > 0 for d in diff)} of {len(diff)} seeds, "
-          f"per-backbone seed spread (sd) {statistics.pstdev(x['hv'] for x in rows['per-backbone']):.4f}")
+    base = rows["per-backbone"]
+    for v in (shared, stored):
+        speed = [a["wall"] / b["wall"] for a, b in zip(base, rows[v])]
+        diff = [b["hv"] - a["hv"] for a, b in zip(base, rows[v])]
+        print(f"\n{v}: wall-time ratio per-backbone / {v}, seed by seed: mean "
+              f"{statistics.mean(speed):.2f}x (min {min(speed):.2f}x, max {max(speed):.2f}x); "
+              f"hypervolume minus per-backbone, mean [95 % CI]: {bootstrap_mean(diff)}, higher "
+              f"on {sum(d > 0 for d in diff)} of {len(diff)} seeds")
+    print(f"per-backbone seed spread (sd): {statistics.pstdev(x['hv'] for x in base):.4f}")
 
 
 def main() -> None:

@@ -148,3 +148,28 @@ def test_ioe_returns_the_non_dominated_set_of_what_it_evaluated_and_is_reproduci
             assert any(np.array_equal(f, g) for g in front)
     again = run_ioe(space, _Scorer(), cfg, np.random.default_rng(7))
     assert [r.to_dict() for r in again.front] == [r.to_dict() for r in result.front]
+
+
+def test_the_driver_counts_each_phase_once(tiny_cfg, tmp_path):
+    """A backbone task's one phase has the task's name: its seconds are counted once."""
+    import time as time_module
+
+    from hadas.executors import SerialExecutor
+    from hadas.search.driver import EvaluationDriver
+    from hadas.storage import RunDatabase
+
+    class SlowEvaluators:
+        def backbone(self, b):
+            time_module.sleep(0.05)
+            return {"top1": 50.0}
+
+    backbone = BackboneSpace(tiny_cfg.supernet).largest().to_dict()
+    with RunDatabase(tmp_path / "run") as db:
+        db.open_run("hadas", tiny_cfg.fingerprint, tiny_cfg.seed, {})
+        driver = EvaluationDriver(tiny_cfg, {"backbone": "backbone@test"}, db,
+                                  SerialExecutor(SlowEvaluators()))
+        t0 = time_module.perf_counter()
+        driver.evaluate("backbone", [{"backbone": backbone}])
+        wall = time_module.perf_counter() - t0
+    assert 0.05 <= driver.stats.seconds["backbone"] <= wall
+    assert driver.spent["backbone_s"] == pytest.approx(driver.stats.seconds["backbone"])

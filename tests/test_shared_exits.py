@@ -167,28 +167,34 @@ def test_batch_statistics_restore_the_supernet_after_an_error(tiny_cfg):
 
 
 TRAIN_BANK = """
-import sys, torch
+import dataclasses, sys, torch
 from hadas.config import load_config
 from hadas.data import load_data
-from hadas.exits.shared import shared_bank
+from hadas.exits import shared
 from hadas.model import create_supernet
-import dataclasses
 cfg = load_config(sys.argv[1])
-cfg = dataclasses.replace(cfg, exits=dataclasses.replace(cfg.exits, training="shared", epochs=6,
-                                                         warmup_epochs=1))
+cfg = dataclasses.replace(cfg, seed=int(sys.argv[4]), exits=dataclasses.replace(
+    cfg.exits, training="shared", epochs=int(sys.argv[3]), warmup_epochs=1))
 torch.manual_seed(0)
 supernet = create_supernet(cfg).eval()
-shared_bank(cfg, supernet, "untrained-0", load_data(cfg.data), sys.argv[2], torch.device("cpu"),
-            progress=False)
+train = shared.train_shared_exits
+shared.train_shared_exits = lambda *a, **k: print("trained", flush=True) or train(*a, **k)
+shared.shared_bank(cfg, supernet, "untrained-0", load_data(cfg.data), sys.argv[2],
+                   torch.device("cpu"), progress=False)
 """
+
+
+def _train_bank(root, epochs: int, seed: int = 0) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", TRAIN_BANK, str(CONFIGS / "tiny-digits.yaml"),
+                             str(root), str(epochs), str(seed)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 
 def test_a_shared_bank_killed_with_sigkill_resumes_from_its_last_checkpoint(tiny_cfg, tmp_path):
     root = tmp_path / "banks"
     cfg = _shared_cfg(tiny_cfg, epochs=6)
     checkpoint = root / f"shared-{shared_bank_key(cfg, 'untrained-0')}" / "training.pt"
-    proc = subprocess.Popen([sys.executable, "-c", TRAIN_BANK, str(CONFIGS / "tiny-digits.yaml"),
-                             str(root)], stderr=subprocess.PIPE, text=True)
+    proc = _train_bank(root, 6)
     deadline = time.monotonic() + 240
     kept = None
     while time.monotonic() < deadline and kept is None:
@@ -242,3 +248,15 @@ def test_a_search_on_shared_heads_exports_a_program_that_reproduces_the_run(tmp_
     assert result.stats.computed["ioe"] >= 2 and result.archive
     manifest = api.export_dynn(run, 0, tmp_path / "bundle", device="cpu")
     assert manifest["verification"]["program_matches_run"], manifest["verification"]
+
+
+def test_searches_of_any_seed_share_one_bank_trained_by_one_process(tiny_cfg, tmp_path):
+    """Two processes (as process-executor workers, here with different search seeds) ask for
+    the bank at once: one trains it, the other waits and reads it."""
+    cfg = _shared_cfg(tiny_cfg)
+    assert shared_bank_key(dataclasses.replace(cfg, seed=7), "s") == shared_bank_key(cfg, "s")
+    procs = [_train_bank(tmp_path, 2, seed) for seed in (0, 7)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outs]
+    assert sorted(out.count("trained") for out, _ in outs) == [0, 1]
+    assert len(list(tmp_path.glob("shared-*/heads.pt"))) == 1

@@ -16,7 +16,8 @@ backbone's are re-estimated when it is inherited), and each drawn sub-network's 
 heads learn from the label and from that sub-network's own final classifier (the per-backbone
 recipe's distillation). The per-backbone recipe's optimiser, schedule and epochs apply
 (`hadas.exits.training.train_heads`), so the bank resumes from its checkpoint like a
-per-backbone bank.
+per-backbone bank. The bank belongs to the supernet: its key and seed come from the supernet's
+checksum, data and recipe, not from the search's seed, so every search on it shares the bank.
 """
 from __future__ import annotations
 
@@ -157,12 +158,19 @@ def train_shared_exits(supernet: Supernet, heads: SharedExitHeads, data: DataSpl
 
 
 def shared_bank_key(cfg: HadasConfig, supernet_id: str) -> str:
-    """Content key: supernet weights, data split, the shared recipe (no fine-tune), seed."""
+    """Content key: supernet weights, data split and the shared recipe (no fine-tune). Not
+    the search's seed: every search on a supernet, any seed and any mode, shares its bank."""
     recipe = {k: v for k, v in cfg.exits.recipe().items() if k != "finetune_epochs"}
     if cfg.exits.shared_sampling == "sandwich":
         recipe["random_subnets"] = cfg.train.num_random_subnets
     return json_digest({"supernet": supernet_id, "data": dataclasses.asdict(cfg.data),
-                        "exits": recipe, "seed": cfg.seed}, 20)
+                        "exits": recipe}, 20)
+
+
+def bank_seed(supernet_id: str) -> int:
+    """The seed of a supernet's bank (head initialisation, data order, sub-networks drawn):
+    a function of the supernet's checksum, like the bank itself."""
+    return int(json_digest(supernet_id, 8), 16)
 
 
 @contextlib.contextmanager
@@ -190,7 +198,8 @@ def shared_bank(cfg: HadasConfig, supernet: Supernet, supernet_id: str, data: Da
     key = shared_bank_key(cfg, supernet_id)
     folder = Path(root) / f"shared-{key}"
     folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(cfg.seed)  # head initialisation is a function of the seed
+    seed = bank_seed(supernet_id)
+    torch.manual_seed(seed)  # head initialisation is a function of the seed
     heads = SharedExitHeads(supernet.spec, cfg.exits.first_exit_block, cfg.exits.exit_channels,
                             cfg.exits.confidence_head).to(  # type: ignore[call-overload]
         device, memory_format=torch.channels_last)
@@ -206,12 +215,12 @@ def shared_bank(cfg: HadasConfig, supernet: Supernet, supernet_id: str, data: Da
             return heads.eval()
         t0 = time.perf_counter()
         history = train_shared_exits(supernet, heads, data, cfg.exits, folder / "training.pt",
-                                     device, cfg.seed, cfg.data.augment, progress, world,
+                                     device, seed, cfg.data.augment, progress, world,
                                      cfg.train.num_random_subnets)
         if world.main:
             save_atomic({"heads": heads.state_dict(), "history": history}, path)
             meta = {"key": key, "supernet": supernet_id, "sampling": cfg.exits.shared_sampling,
-                    "heads": sorted(heads.heads), "history": history,
+                    "seed": seed, "heads": list(heads.heads), "history": history,
                     "train_seconds": round(time.perf_counter() - t0, 2)}
             write_atomic(folder / "bank.json", lambda f: json.dump(meta, f, indent=1),
                          binary=False)
