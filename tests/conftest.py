@@ -79,23 +79,33 @@ def render_page():  # -> tests/browser.py's render
     return render
 
 
+def small_config(path: Path, train: dict | None = None, exits: dict | None = None,
+                 search: dict | None = None, ooe: dict | None = None,
+                 ioe: dict | None = None) -> Path:
+    """tiny-digits.yaml with these sections updated, written to `path`."""
+    import yaml
+
+    data = yaml.safe_load((CONFIGS / "tiny-digits.yaml").read_text())
+    for section, values in (("train", train), ("exits", exits), ("search", search)):
+        data[section].update(values or {})
+    data["search"]["ooe"].update(ooe or {})
+    data["search"]["ioe"].update(ioe or {})
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
 def measured_search_setup(tmp_path: Path, search: dict, ooe: dict, ioe: dict
                           ) -> tuple[Path, Path]:
     """A shrunk tiny-digits config (2 exit epochs; `search`, `ooe`, `ioe` updated) and an
     untrained supernet checkpoint for it: measured costs do not depend on the weights."""
     import torch
-    import yaml
 
     from hadas.model import create_supernet
     from hadas.model.checkpoint import save_atomic
 
-    data = yaml.safe_load((CONFIGS / "tiny-digits.yaml").read_text())
-    data["exits"].update(epochs=2, warmup_epochs=1)
-    data["search"].update(platform="local", measure_repeats=2, **search)
-    data["search"]["ooe"].update(ooe)
-    data["search"]["ioe"].update(ioe)
-    config = tmp_path / "search.yaml"
-    config.write_text(yaml.safe_dump(data))
+    config = small_config(tmp_path / "search.yaml", exits=dict(epochs=2, warmup_epochs=1),
+                          search=dict(platform="local", measure_repeats=2, **search),
+                          ooe=ooe, ioe=ioe)
     torch.manual_seed(0)
     checkpoint = tmp_path / "supernet" / "supernet.pt"
     save_atomic({"format": "hadas-supernet/1",

@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
-from conftest import CONFIGS
+from conftest import CONFIGS, small_config
 
 from hadas import api
 
@@ -33,15 +32,12 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, one_torch_thread) -> Path:
     root = tmp_path_factory.mktemp("export-run")
-    data = yaml.safe_load((CONFIGS / "tiny-digits.yaml").read_text())
-    data["train"].update(epochs=1, warmup_epochs=0)
-    data["exits"].update(epochs=1, warmup_epochs=0)
-    data["search"]["thresholds"] = [0.2, 0.25]
-    data["search"]["ooe"].update(population=2, generations=1, n_crossover=1, n_mutation=1,
-                                 survival_ratio=0.5)
-    data["search"]["ioe"].update(population=4, generations=1, n_crossover=2, n_mutation=2)
-    config = root / "small.yaml"
-    config.write_text(yaml.safe_dump(data))
+    config = small_config(root / "small.yaml", train=dict(epochs=1, warmup_epochs=0),
+                          exits=dict(epochs=1, warmup_epochs=0),
+                          search=dict(thresholds=[0.2, 0.25]),
+                          ooe=dict(population=2, generations=1, n_crossover=1, n_mutation=1,
+                                   survival_ratio=0.5),
+                          ioe=dict(population=4, generations=1, n_crossover=2, n_mutation=2))
     _, run = api.search(config, run_dir=root / "run", device="cpu", progress=False,
                         say=lambda s: None, supernet_dir=root / "supernet")
     return run

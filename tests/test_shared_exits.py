@@ -22,7 +22,7 @@ from hadas.exits.shared import SharedExitHeads, batch_statistics, shared_bank, s
 from hadas.model import create_supernet, read_stored_checkpoint
 from hadas.model.flops import count_macs
 from hadas.space import candidate_positions, exit_head_layers
-from conftest import CONFIGS, raises_config_error
+from conftest import CONFIGS, raises_config_error, small_config
 from test_exits import assert_inference_matches_simulator
 
 CPU = torch.device("cpu")
@@ -230,17 +230,12 @@ def test_a_shared_bank_killed_with_sigkill_resumes_from_its_last_checkpoint(tiny
 @pytest.mark.slow
 def test_a_search_on_shared_heads_exports_a_program_that_reproduces_the_run(tmp_path,
                                                                            one_torch_thread):
-    import yaml
-
     from hadas import api
-    data = yaml.safe_load((CONFIGS / "tiny-digits.yaml").read_text())
-    data["train"].update(epochs=1, warmup_epochs=0)
-    data["exits"].update(epochs=1, warmup_epochs=0, training="shared")
-    data["search"]["ooe"].update(population=3, generations=1, n_crossover=1, n_mutation=1,
-                                 survival_ratio=0.5)
-    data["search"]["ioe"].update(population=4, generations=1, n_crossover=2, n_mutation=2)
-    config = tmp_path / "shared.yaml"
-    config.write_text(yaml.safe_dump(data))
+    config = small_config(tmp_path / "shared.yaml", train=dict(epochs=1, warmup_epochs=0),
+                          exits=dict(epochs=1, warmup_epochs=0, training="shared"),
+                          ooe=dict(population=3, generations=1, n_crossover=1, n_mutation=1,
+                                   survival_ratio=0.5),
+                          ioe=dict(population=4, generations=1, n_crossover=2, n_mutation=2))
     result, run = api.search(config, run_dir=tmp_path / "run", device="cpu", progress=False,
                              say=lambda s: None, supernet_dir=tmp_path / "supernet")
     exits = tmp_path / "supernet" / "exits"
