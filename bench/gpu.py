@@ -307,16 +307,13 @@ def supernet_training(b: Bench) -> None:
 @torch.no_grad()
 def top1_variant(net: nn.Module, loader: Any, dtype: torch.dtype | None,
                  channels_last_input: bool, device: torch.device) -> float:
-    """`hadas.evaluation.backbone.top1_accuracy`'s loop with autocast and/or channels_last input."""
-    net.eval()
-    correct = total = 0
+    """`hadas.evaluation.backbone.top1_accuracy` under autocast and/or on channels_last input."""
+    from hadas.evaluation.backbone import top1_accuracy
+
+    batches = ((x.contiguous(memory_format=torch.channels_last), y) for x, y in loader) \
+        if channels_last_input else loader
     with autocast(device, dtype):
-        for x, y in loader:
-            if channels_last_input:
-                x = x.contiguous(memory_format=torch.channels_last)
-            correct += (net(x).argmax(1) == y).sum().item()
-            total += len(y)
-    return 100.0 * correct / max(total, 1)
+        return top1_accuracy(net, batches)
 
 
 def backbone_eval(b: Bench) -> None:

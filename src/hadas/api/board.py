@@ -33,7 +33,8 @@ if TYPE_CHECKING:  # torch loads only when a measured search builds its backend
     from hadas.evaluation.measured import MeasuredHardware
     from hadas.hardware import HardwareModel
 
-__all__ = ["LOCAL", "BoardMeasurer", "agent_backend", "board_tables", "measured_hardware",
+__all__ = ["LOCAL", "BoardMeasurer", "agent_backend", "board_tables", "connect_agent",
+           "measured_hardware",
            "parse_clocks", "pin_clocks", "remote_hardware", "serve_agent"]
 
 LOCAL = "local"
@@ -169,15 +170,20 @@ def serve_agent(config: str | Path | HadasConfig, platform: str, token_file: str
             server.server_close()
 
 
+def connect_agent(url: str, token_file: str | Path) -> RemoteHardware:
+    """A device agent's client, asked for its description now: an unreachable agent or a
+    wrong token is one clear error before any work."""
+    remote = RemoteHardware(url, read_token(token_file))
+    remote.described()
+    return remote
+
+
 def remote_hardware(cfg: HadasConfig) -> RemoteHardware:
-    """The agent of `search.agent_url`, asked for its description now: an unreachable agent
-    or a wrong token is one clear error before any search work."""
+    """The agent of `search.agent_url` (`connect_agent`)."""
     search = cfg.search
     if search.agent_url is None or search.agent_token_file is None:
         raise ConfigError("search.agent_url", "required for search.hardware remote")
-    remote = RemoteHardware(search.agent_url, read_token(search.agent_token_file))
-    remote.described()
-    return remote
+    return connect_agent(search.agent_url, search.agent_token_file)
 
 
 def measured_hardware(cfg: HadasConfig, run_dir: str, device: str,

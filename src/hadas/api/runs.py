@@ -55,16 +55,15 @@ def validate_run(run_dir: str | Path, device: str = "cpu", batch: int = 1,
     """Run every archive DyNN of a finished run for real on this machine (`hadas validate`),
     its segments measured on a device agent's board when `agent` is given, and compare with
     the search's predictions; written into result.json, shown by the report (rewritten)."""
+    from hadas.api.board import connect_agent
     from hadas.export.validate import validate_run as measure_front
-    from hadas.hardware.agent import RemoteHardware, read_token
     from hadas.model import resolve_device
 
     remote = None
     if agent is not None:
         if token_file is None:
             raise ConfigError("token_file", "required with agent")
-        remote = RemoteHardware(agent, read_token(token_file))
-        remote.described()  # unreachable or a wrong token: said now, before any work
+        remote = connect_agent(agent, token_file)
     validation = measure_front(run_dir, resolve_device(device), batch, say, remote=remote)
     write_report(Path(run_dir))
     return validation
